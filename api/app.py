@@ -1,0 +1,26 @@
+"""The api app factory: OTP requests, admin resources, /v1/me, probes."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from api.errors import register_error_handlers
+from api.health import health
+from api.runtime import attach_runtime
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """Build the api app; nothing connects until a request needs it."""
+    if runtime is None:
+        runtime = Runtime(settings or load_settings())
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    attach_runtime(app, runtime)
+    register_error_handlers(app)
+    app.register_blueprint(health)
+    return app

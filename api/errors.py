@@ -1,0 +1,68 @@
+"""The one place where errors become the contract's bodies: no HTML pages, no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from core.errors import DomainError, ServiceUnavailable, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+_HTTP_ERROR_CODES = {
+    400: "InvalidRequest",
+    401: "InvalidToken",
+    403: "InsufficientRoles",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def error_body(error_code: str, message: str, data: Any = None) -> dict[str, Any]:
+    """OrderCloud's error shape."""
+    return {"Errors": [{"ErrorCode": error_code, "Message": message, "Data": data}]}
+
+
+def error_response(status: int, error_code: str, message: str, data: Any = None) -> Response:
+    response = jsonify(error_body(error_code, message, data))
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Response:
+        response = error_response(error.status, error.error_code, error.message, error.data)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    @app.errorhandler(ServiceUnavailable)
+    def service_unavailable(error: ServiceUnavailable) -> Response:
+        log.warning("service unavailable: %s", error)
+        response = error_response(
+            503, "ServiceUnavailable", "The service is temporarily unavailable; retry shortly."
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = _HTTP_ERROR_CODES.get(status, "InvalidRequest" if status < 500 else "InternalError")
+        response = error_response(status, code, error.description or code)
+        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "InternalError", "An unexpected error occurred.")

@@ -1,0 +1,39 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, jsonify
+
+from api.runtime import current_runtime
+from core.broker import check_broker
+from core.db import check_database
+from core.errors import ServiceUnavailable
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@health.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    runtime = current_runtime()
+    checks: dict[str, str] = {}
+    probes: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("database", lambda: check_database(runtime.engine)),
+        ("broker", lambda: check_broker(runtime.broker, runtime.settings.broker_url)),
+    )
+    for name, check in probes:
+        try:
+            check()
+            checks[name] = "ok"
+        except ServiceUnavailable as error:
+            checks[name] = str(error)
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), (
+        200 if ready else 503
+    )

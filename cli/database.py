@@ -1,0 +1,45 @@
+"""``otp migrate`` and ``otp bootstrap``."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import OperationalError
+
+from core.bootstrap import bootstrap_admin
+from core.db import check_database, make_engine, make_session_factory, transaction
+from core.errors import ServiceUnavailable
+from core.passwords import PasswordHasher
+from core.settings import Settings
+
+
+def migrate(settings: Settings) -> None:
+    import migrations
+
+    settings.require("database_url")
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        check_database(engine)
+    finally:
+        engine.dispose()
+    try:
+        migrations.upgrade(settings.database_url)
+    except OperationalError as error:
+        raise ServiceUnavailable(f"database error during migration: {error.orig}") from None
+
+
+def bootstrap(settings: Settings, *, username: str, password: str, email: str | None) -> str:
+    settings.require("database_url")
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        check_database(engine)
+        with transaction(make_session_factory(engine)) as session:
+            return bootstrap_admin(
+                session,
+                PasswordHasher(settings.password_hash),
+                username=username,
+                password=password,
+                email=email,
+            )
+    finally:
+        engine.dispose()

@@ -1,0 +1,1 @@
+"""Shared domain of the OTP service: settings, data, codes, passwords, services."""

@@ -1,0 +1,46 @@
+"""The Dramatiq broker both the api (publishing) and the workers (consuming) use.
+
+This builds a broker object only; no connection is opened until the first publish or
+consume. Actors live in ``workers``; the api publishes by queue and actor name, so it
+never imports them.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+import pika
+import pika.exceptions
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+
+from core.errors import ServiceUnavailable
+from core.settings import Settings
+
+REQUESTS_QUEUE = "otp.requests"
+WEBHOOK_QUEUE = "otp.deliveries.webhook"
+EMAIL_QUEUE = "otp.deliveries.email"
+CONSOLE_QUEUE = "otp.deliveries.console"
+ALL_QUEUES = (REQUESTS_QUEUE, WEBHOOK_QUEUE, EMAIL_QUEUE, CONSOLE_QUEUE)
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    """RabbitMQ with publisher confirms; the in-process StubBroker in dev mode."""
+    if settings.dev_mode and not settings.broker_url:
+        return StubBroker()
+    settings.require("broker_url")
+    assert settings.broker_url is not None
+    return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
+
+
+def check_broker(broker: dramatiq.Broker, broker_url: str | None) -> None:
+    """Raise :class:`ServiceUnavailable` when RabbitMQ does not accept a connection."""
+    if isinstance(broker, StubBroker) or not broker_url:
+        return
+    parameters = pika.URLParameters(broker_url)
+    parameters.connection_attempts = 1
+    parameters.socket_timeout = 2
+    parameters.blocked_connection_timeout = 2
+    try:
+        pika.BlockingConnection(parameters).close()
+    except pika.exceptions.AMQPError as error:
+        raise ServiceUnavailable(f"broker unreachable: {error!r}") from None

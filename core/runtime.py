@@ -1,0 +1,50 @@
+"""What a running process shares: settings, database, broker, clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import dramatiq
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.broker import build_broker
+from core.clock import Clock, SystemClock
+from core.db import make_engine, make_session_factory
+from core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Built once per process from settings; connections open lazily on first use."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    engine_override: Engine | None = None
+    broker_override: dramatiq.Broker | None = None
+
+    @cached_property
+    def engine(self) -> Engine:
+        if self.engine_override is not None:
+            return self.engine_override
+        self.settings.require("database_url")
+        assert self.settings.database_url is not None
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def broker(self) -> dramatiq.Broker:
+        if self.broker_override is not None:
+            return self.broker_override
+        return build_broker(self.settings)
+
+    def close(self) -> None:
+        """Release pooled connections (tests, shutdown)."""
+        if "engine" in self.__dict__ and self.engine_override is None:
+            self.engine.dispose()
+        if "broker" in self.__dict__ and self.broker_override is None:
+            self.broker.close()

@@ -1,0 +1,22 @@
+"""Alembic environment and revisions; :func:`upgrade` is what ``otp migrate`` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Apply migrations; concurrent runs serialise on a PostgreSQL advisory lock."""
+    command.upgrade(alembic_config(database_url), revision)
