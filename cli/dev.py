@@ -59,7 +59,7 @@ def build_dev_wsgi(runtime: Runtime) -> Any:
     return create_app(runtime=runtime)
 
 
-def run_dev(*, port: int, demo: bool) -> int:
+def run_dev(*, port: int) -> int:
     from werkzeug.serving import run_simple
 
     import migrations

@@ -43,7 +43,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cli.dev import run_dev
 
-    return run_dev(port=args.port, demo=args.demo)
+    return run_dev(port=args.port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="everything in one process on SQLite (first look only)")
     dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--demo", action="store_true", help="seed demo data and print curl commands")
     dev.set_defaults(run=cmd_dev, needs_settings=False)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
