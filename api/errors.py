@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from core.errors import DomainError, ServiceUnavailable, TooManyRequests
+from core.errors import DomainError, ServiceUnavailable, TokenRequestError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +66,23 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected_error(error: Exception) -> Response:
         log.exception("unhandled error")
         return error_response(500, "InternalError", "An unexpected error occurred.")
+
+
+def token_error_response(error: TokenRequestError) -> Response:
+    """The token handler's refusal: RFC 6749's body and OrderCloud's ``Errors`` together."""
+    response = jsonify(
+        {
+            "error": error.oauth_error,
+            "error_description": error.message,
+            "Errors": [{"ErrorCode": error.error_code, "Message": error.message}],
+        }
+    )
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_token_error_handlers(app: Flask) -> None:
+    """The api's handlers, plus the OAuth body for token refusals."""
+    register_error_handlers(app)
+    app.register_error_handler(TokenRequestError, token_error_response)

@@ -52,11 +52,23 @@ def _write_private(path: Path, content: str) -> None:
         handle.write(content)
 
 
+TOKEN_PATH_PREFIXES = ("/oauth/", "/.well-known/")
+
+
 def build_dev_wsgi(runtime: Runtime) -> Any:
     """One WSGI app: token routes to the token handler, everything else to the api."""
     from api import create_app
+    from api.token import create_token_app
 
-    return create_app(runtime=runtime)
+    api_app = create_app(runtime=runtime)
+    token_app = create_token_app(runtime=runtime)
+
+    def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        app = token_app if path.startswith(TOKEN_PATH_PREFIXES) else api_app
+        return app(environ, start_response)
+
+    return dispatch
 
 
 def run_dev(*, port: int) -> int:

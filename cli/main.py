@@ -40,6 +40,22 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from api.token import create_token_app
+    from cli.serve import serve
+    from core.tokens import TokenKeys
+
+    settings.require("database_url", "secret_key", "jwt_private_key")
+    TokenKeys(settings)  # a bad signing key stops here with one line, before any worker forks
+    serve(
+        lambda: create_token_app(settings),
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+    )
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cli.dev import run_dev
 
@@ -66,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the api app under gunicorn")
     _add_server_options(api, "127.0.0.1:8000")
     api.set_defaults(run=cmd_api)
+
+    token = commands.add_parser("token", help="serve the token handler under gunicorn")
+    _add_server_options(token, "127.0.0.1:8001")
+    token.set_defaults(run=cmd_token)
     return parser
 
 

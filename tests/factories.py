@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.ids import new_client_id
+from core.codes import derive_code, lookup_hash, new_nonce
+from core.ids import new_client_id, new_uuid
 from core.models import (
     ADMIN,
     BUYER,
@@ -18,12 +20,14 @@ from core.models import (
     DeliveryConfig,
     MessageSender,
     MessageSenderAssignment,
+    OneTimePassword,
     SecurityProfile,
     SecurityProfileAssignment,
     User,
+    utcnow,
 )
 from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters
+from core.settings import Argon2Parameters, Settings
 
 _counter = itertools.count(1)
 _hasher: PasswordHasher | None = None
@@ -146,3 +150,39 @@ def make_delivery_config(
     session.add(config)
     session.flush()
     return config
+
+
+def make_otp(
+    session: Session,
+    user: User,
+    client: ApiClient,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    lifetime: timedelta | None = None,
+    **fields: Any,
+) -> tuple[OneTimePassword, str]:
+    """An outstanding OTP row as the fan-out worker issues it, and its plaintext code."""
+    assert settings.secret_key is not None
+    issued_at = now or utcnow()
+    nonce = new_nonce()
+    code = derive_code(settings.secret_key, nonce, settings.otp_length)
+    row = OneTimePassword(
+        **{
+            "id": new_uuid(),
+            "user_id": user.id,
+            "client_id": client.id,
+            "request_id": new_uuid(),
+            "nonce": nonce,
+            "lookup_hash": lookup_hash(
+                settings.secret_key, user_id=user.id, client_id=client.id, code=code
+            ),
+            "created_at": issued_at,
+            "expires_at": issued_at + (lifetime or timedelta(seconds=settings.otp_lifetime)),
+            "used_at": None,
+            **fields,
+        }
+    )
+    session.add(row)
+    session.flush()
+    return row, code
