@@ -23,7 +23,7 @@ from core.runtime import Runtime
 from core.settings import Settings
 from tests.factories import make_buyer, make_client, make_profile, make_user
 
-PASSWORD = "correct horse battery"  # noqa: S105 - a test user's password
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
