@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from core.errors import DomainError, ServiceUnavailable, TokenRequestError, TooManyRequests
@@ -86,3 +87,14 @@ def register_token_error_handlers(app: Flask) -> None:
     """The api's handlers, plus the OAuth body for token refusals."""
     register_error_handlers(app)
     app.register_error_handler(TokenRequestError, token_error_response)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Response:
+        # Only the driver's first line: the statement and its parameters stay out of logs.
+        reason = str(error.orig or "").strip().splitlines()
+        log.warning("database unavailable: %s", reason[0] if reason else "no answer")
+        response = error_response(
+            503, "ServiceUnavailable", "The service is temporarily unavailable; retry shortly."
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

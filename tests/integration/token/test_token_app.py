@@ -36,6 +36,18 @@ def test_readyz_is_503_when_the_database_does_not_answer(settings: Settings) -> 
     assert response.json["checks"]["database"].startswith("database unreachable")
 
 
+def test_a_token_request_while_the_database_is_down_is_503_not_500(settings: Settings) -> None:
+    runtime = Runtime(settings.replace(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    form = {"grant_type": "password", "client_id": "c", "username": "u", "password": "p"}
+    try:
+        response = create_token_app(runtime=runtime).test_client().post("/oauth/token", data=form)
+    finally:
+        runtime.close()
+    assert response.status_code == 503
+    assert response.json["Errors"][0]["ErrorCode"] == "ServiceUnavailable"
+    assert response.headers["Retry-After"]
+
+
 def test_the_jwks_document_lists_the_signing_key(token_client: FlaskClient) -> None:
     response = token_client.get("/.well-known/jwks.json")
     (key,) = response.json["keys"]
