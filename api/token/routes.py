@@ -9,7 +9,6 @@ from api.token.form import read_token_request
 from api.token.schemas import TokenRequest, TokenResponse
 from core.db import check_database
 from core.errors import (
-    InvalidClientSecret,
     MalformedTokenRequest,
     ServiceUnavailable,
     UsernameAndPasswordRequired,
@@ -63,8 +62,6 @@ def _decide(grants: TokenGrants, form: TokenRequest, ip: str | None) -> IssuedTo
             ip=ip,
         )
     if form.grant_type == "client_credentials":
-        if form.client_secret is None and form.client_id is not None:
-            raise InvalidClientSecret("client_secret is required for client_credentials.")
         return grants.client_credentials(
             client_id=form.client_id, client_secret=form.client_secret, scope=form.roles(), ip=ip
         )

@@ -86,6 +86,8 @@ def test_client_credentials_need_the_right_secret_and_a_default_context_user(
     )
     assert error_code(no_user) == "Auth.NoDefaultContextUser"
     assert no_user.json["error"] == "unauthorized_client"
+    unknown = post_token(token_client, {"grant_type": "client_credentials", "client_id": "nope"})
+    assert error_code(unknown) == "ApiClient.InvalidClientID"
 
 
 def test_a_refresh_token_is_rotated_on_every_use_and_the_old_one_stops_working(
