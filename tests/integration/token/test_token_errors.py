@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -136,3 +141,30 @@ def test_oversized_usernames_that_pass_validation_limits_do_not_reach_the_databa
     assert_refused(
         post_token(token_client, longest), "invalid_grant", "Auth.InvalidUsernameOrPassword"
     )
+
+
+_FIELD_NAMES = st.sampled_from(
+    ["grant_type", "client_id", "client_secret", "username", "password", "scope", "refresh_token"]
+)
+_GRANTS = st.sampled_from(["password", "client_credentials", "refresh_token", "other", ""])
+
+
+@hypothesis_settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    grant=_GRANTS,
+    fields=st.lists(st.tuples(_FIELD_NAMES, st.text(max_size=300)), max_size=8),
+    raw=st.binary(max_size=200),
+)
+def test_arbitrary_forms_and_bytes_get_a_400_body_never_a_500(
+    token_client: FlaskClient, grant: str, fields: list[tuple[str, str]], raw: bytes
+) -> None:
+    form = urlencode([("grant_type", grant), *fields])
+    for body in (form.encode(), raw, form.encode() + b"&" + raw):
+        response = token_client.post(TOKEN_URL, data=body, headers={"Content-Type": FORM})
+        assert response.status_code == 400, response.get_data(as_text=True)
+        assert response.json is not None
+        assert response.json["Errors"][0]["ErrorCode"]
