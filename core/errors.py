@@ -78,3 +78,15 @@ class TooManyRequests(DomainError):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
         self.retry_after = retry_after
+
+
+class UsernameOrEmailRequired(DomainError):
+    """Either Username or Email is required."""
+
+    error_code = "OneTimePasswordRequest.UsernameOrEmailRequired"
+
+
+class OtpNotConfigured(DomainError):
+    """One-time passwords are not configured: no enabled OneTimePassword message sender."""
+
+    error_code = "OneTimePasswordRequest.NotConfigured"
