@@ -16,6 +16,7 @@ from typing import Protocol
 import dramatiq
 import dramatiq.errors
 import pika.exceptions
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from core.broker import REQUESTS_QUEUE
 from core.clock import Clock, SystemClock
@@ -28,7 +29,14 @@ log = logging.getLogger(__name__)
 # out pika's connect timeouts while the broker is down (the 503's Retry-After is 5 s).
 DEFAULT_FAILURE_COOLDOWN = timedelta(seconds=2)
 
-_BROKER_ERRORS = (dramatiq.errors.BrokerError, pika.exceptions.AMQPError, OSError)
+# AMQPConnectorException (e.g. the AMQP handshake timed out) is not an AMQPError, and
+# dramatiq lets it through unretried; without it here a stalled broker would be a 500.
+_BROKER_ERRORS = (
+    dramatiq.errors.BrokerError,
+    pika.exceptions.AMQPError,
+    AMQPConnectorException,
+    OSError,
+)
 
 
 class EventPublisher(Protocol):

@@ -75,7 +75,11 @@ def test_a_valid_request_queues_one_persistent_message_carrying_only_what_was_se
     assert queued.message.kwargs == {}
     [argument] = queued.message.args
     event = OtpRequested.from_message(argument)
-    assert (event.client_id, event.username, event.email) == (marketplace.client_id, "ann", "a@x.io")
+    assert (event.client_id, event.username, event.email) == (
+        marketplace.client_id,
+        "ann",
+        "a@x.io",
+    )
     assert len(event.request_id) == 32
     assert event.client_ip == "127.0.0.1"
     assert set(argument) == {
