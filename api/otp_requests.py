@@ -60,7 +60,9 @@ def request_one_time_password() -> Response:
         )
     )
     log.info("otp request %s accepted", request_id)
-    return Response(status=204)
+    accepted = Response(status=204)
+    del accepted.headers["Content-Type"]  # a 204 has no body to describe
+    return accepted
 
 
 def otp_request_services() -> OtpRequestServices:

@@ -69,6 +69,7 @@ def test_a_valid_request_queues_one_persistent_message_carrying_only_what_was_se
 
     assert response.status_code == 204
     assert response.data == b""
+    assert "Content-Type" not in response.headers
     [queued] = take_all(broker_url)
     assert queued.delivery_mode == 2
     assert queued.message.actor_name == ISSUE_OTPS_ACTOR
