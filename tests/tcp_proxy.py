@@ -44,6 +44,11 @@ class TcpProxy:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        self.cut_connections()
+
+    def cut_connections(self) -> None:
+        """Drop every open connection (as RabbitMQ does to a client that missed heartbeats)
+        while still accepting new ones."""
         with self._lock:
             sockets = list(self._open_sockets)
             self._open_sockets.clear()

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import pika
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from api import create_app
+from core.broker import REQUESTS_QUEUE
 from core.clock import FrozenClock
 from core.events import OtpRequested
 from core.publisher import DEFAULT_FAILURE_COOLDOWN
@@ -52,6 +54,21 @@ def runtime_for(clock: FrozenClock) -> Iterator[list[Runtime]]:
     yield runtimes
     for runtime in runtimes:
         runtime.close()
+
+
+@pytest.fixture
+def client_on_session_vhost(
+    settings: Settings, clock: FrozenClock, runtime_for: list[Runtime]
+) -> FlaskClient:
+    return api_with(runtime_for, settings, clock)
+
+
+def delete_requests_queue(broker_url: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        connection.channel().queue_delete(REQUESTS_QUEUE)
+    finally:
+        connection.close()
 
 
 def api_with(runtimes: list[Runtime], settings: Settings, clock: FrozenClock) -> FlaskClient:
@@ -126,6 +143,41 @@ def test_the_api_recovers_by_itself_when_the_broker_comes_back(
     assert cooling_down.status_code == 503
     assert (after.status_code, again.status_code) == (204, 204)
     assert len(take_all(clean_broker)) == 3
+
+
+def test_a_connection_dropped_by_the_broker_is_reopened_within_the_same_request(
+    settings: Settings,
+    clock: FrozenClock,
+    runtime_for: list[Runtime],
+    marketplace: Marketplace,
+    clean_broker: str,
+) -> None:
+    body = {"ClientID": marketplace.client_id, "Username": "ann"}
+    with proxy_to(clean_broker) as proxy:
+        client = api_with(
+            runtime_for, settings.replace(broker_url=proxy.url_for(clean_broker)), clock
+        )
+        assert client.post(OTP_PATH, json=body).status_code == 204
+        proxy.cut_connections()  # an idle api connection that RabbitMQ closed meanwhile
+
+        response = client.post(OTP_PATH, json=body)
+
+    assert response.status_code == 204
+    assert len(take_all(clean_broker)) == 2
+
+
+def test_a_deleted_queue_is_declared_again_and_the_message_is_not_lost(
+    client_on_session_vhost: FlaskClient, marketplace: Marketplace, clean_broker: str
+) -> None:
+    body = {"ClientID": marketplace.client_id, "Email": "a@x.io"}
+    assert client_on_session_vhost.post(OTP_PATH, json=body).status_code == 204
+    delete_requests_queue(clean_broker)
+
+    # The publish is unroutable (mandatory + confirms); dramatiq redeclares and retries.
+    response = client_on_session_vhost.post(OTP_PATH, json=body)
+
+    assert response.status_code == 204
+    assert len(take_all(clean_broker)) == 1
 
 
 def test_requests_past_the_ip_limit_get_429_with_retry_after_until_the_window_ends(
