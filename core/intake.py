@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -139,7 +140,8 @@ class OtpIntake:
                     return query(session)
                 finally:
                     session.rollback()
-        except OperationalError:
+        except (OperationalError, PoolTimeout):
+            # PoolTimeout: every pooled connection is busy; the client should retry.
             raise ServiceUnavailable("database unreachable") from None
 
 
