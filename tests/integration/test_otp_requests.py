@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from api import create_app
 from core.clock import FrozenClock
+from core.db import make_session_factory
 from core.events import ISSUE_OTPS_ACTOR, OtpRequested
-from core.intake import LOOKUP_TTL
+from core.intake import LOOKUP_TTL, OtpIntake, OtpRequestInput
+from core.publisher import RecordingEventPublisher
 from core.runtime import Runtime
 from core.settings import Settings
 from tests.factories import make_client, make_otp_sender_with_config, make_webhook_sender
@@ -287,3 +289,18 @@ def test_an_unreachable_database_answers_503_with_retry_after(
     assert response.headers["Retry-After"] == "5"
     assert error_of(response)["ErrorCode"] == "ServiceUnavailable"
     assert queued_count(clean_broker) == 0
+
+
+def test_the_intake_returns_the_id_of_the_one_event_it_published(
+    committed_db: Engine, marketplace: Marketplace, clock: FrozenClock
+) -> None:
+    publisher = RecordingEventPublisher()
+    intake = OtpIntake(make_session_factory(committed_db), publisher, clock)
+
+    request_id = intake.request_otp(
+        OtpRequestInput(client_id=marketplace.client_id, username="ann", email=None)
+    )
+
+    [event] = publisher.otp_requests
+    assert event.request_id == request_id
+    assert (event.username, event.email, event.requested_at) == ("ann", None, clock.now())
