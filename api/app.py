@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import register_error_handlers
 from api.health import health
+from api.otp_requests import otp_requests
 from api.runtime import attach_runtime
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
@@ -23,4 +25,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     attach_runtime(app, runtime)
     register_error_handlers(app)
     app.register_blueprint(health)
+    app.register_blueprint(otp_requests)
+    if runtime.settings.trusted_proxies:
+        # request.remote_addr becomes the address that many hops from the right of
+        # X-Forwarded-For; without trusted proxies the header is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=runtime.settings.trusted_proxies)  # type: ignore[method-assign]
     return app

@@ -7,6 +7,8 @@ never imports them.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import dramatiq
 import pika
 import pika.exceptions
@@ -22,6 +24,16 @@ EMAIL_QUEUE = "otp.deliveries.email"
 CONSOLE_QUEUE = "otp.deliveries.console"
 ALL_QUEUES = (REQUESTS_QUEUE, WEBHOOK_QUEUE, EMAIL_QUEUE, CONSOLE_QUEUE)
 
+# pika's defaults (10 s connect, 15 s handshake, no limit while RabbitMQ blocks publishers)
+# would hold an api request for a minute when the broker is down, because dramatiq retries
+# an enqueue six times. These bound each attempt; a value in the URL's query wins.
+CONNECTION_DEFAULTS = {
+    "connection_attempts": "1",
+    "socket_timeout": "2",
+    "stack_timeout": "3",
+    "blocked_connection_timeout": "5",
+}
+
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
     """RabbitMQ with publisher confirms; the in-process StubBroker in dev mode."""
@@ -29,7 +41,19 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         return StubBroker()
     settings.require("broker_url")
     assert settings.broker_url is not None
-    return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
+    return RabbitmqBroker(url=with_connection_defaults(settings.broker_url), confirm_delivery=True)
+
+
+def with_connection_defaults(broker_url: str) -> str:
+    """The URL (or ``;``-separated URLs) with :data:`CONNECTION_DEFAULTS` for unset keys."""
+    return ";".join(_one_with_defaults(url) for url in broker_url.split(";"))
+
+
+def _one_with_defaults(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    merged = {**CONNECTION_DEFAULTS, **query}
+    return urlunsplit(parts._replace(query=urlencode(merged)))
 
 
 def check_broker(broker: dramatiq.Broker, broker_url: str | None) -> None:

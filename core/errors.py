@@ -166,3 +166,15 @@ class NoDefaultContextUser(TokenRequestError):
 
     oauth_error = "unauthorized_client"
     error_code = "Auth.NoDefaultContextUser"
+
+
+class UsernameOrEmailRequired(DomainError):
+    """Either Username or Email is required."""
+
+    error_code = "OneTimePasswordRequest.UsernameOrEmailRequired"
+
+
+class OtpNotConfigured(DomainError):
+    """One-time passwords are not configured: no enabled OneTimePassword message sender."""
+
+    error_code = "OneTimePasswordRequest.NotConfigured"

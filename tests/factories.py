@@ -186,3 +186,29 @@ def make_otp(
     session.add(row)
     session.flush()
     return row, code
+
+
+def make_otp_sender_with_config(
+    session: Session, *, enabled: bool = True, **fields: Any
+) -> MessageSender:
+    """A OneTimePassword sender whose delivery goes through a (possibly disabled) config."""
+    config = make_delivery_config(
+        session,
+        targets={"Console": {"Enabled": True}},
+        enabled=enabled,
+    )
+    sender = MessageSender(
+        **{
+            "id": _next("sender"),
+            "name": "Configured",
+            "message_types": [ONE_TIME_PASSWORD],
+            "delivery_config_id": config.id,
+            "allow_all_buyers": True,
+            **fields,
+        }
+    )
+    session.add(sender)
+    session.flush()
+    session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
+    session.flush()
+    return sender
