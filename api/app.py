@@ -6,6 +6,7 @@ from flask import Flask
 
 from api.errors import register_error_handlers
 from api.health import health
+from api.observability import install_observability
 from api.runtime import attach_runtime
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
@@ -22,5 +23,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     attach_runtime(app, runtime)
     register_error_handlers(app)
+    install_observability(app, "api")
     app.register_blueprint(health)
     return app
