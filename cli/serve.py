@@ -1,7 +1,7 @@
 """Serving a WSGI app under gunicorn from the ``otp`` command.
 
 Metrics under several worker processes: before gunicorn starts (and before anything
-imports prometheus-client) :func:`prepare_metrics_directory` points
+imports prometheus-client) ``core.metrics_directory.prepare_metrics_directory`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory: a new temporary one, or the one the
 operator set, emptied of the previous run's files. Every worker writes its samples there,
 ``/metrics`` sums them (``api.observability``), the ``child_exit`` hook marks a dead
@@ -14,24 +14,22 @@ must be longer (compose.yaml sets 35 s).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from core.logging import configure_logging
+from core.metrics_directory import (
+    mark_process_dead,
+    prepare_metrics_directory,
+    remove_metrics_directory,
+)
 from core.settings import LogFormat
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # OTP and token requests take milliseconds (argon2 ~50 ms); 25 s covers a stuck database
 # call reaching its own timeout and stays under the 30 s most orchestrators give by default.
 GRACEFUL_TIMEOUT_SECONDS = 25
-# prometheus-client's multiprocess files: counter_123.db, histogram_123.db, gauge_*.db ...
-_METRIC_FILE_GLOB = "*_*.db"
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -50,26 +48,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self.app_factory()
 
 
-def prepare_metrics_directory(service: str) -> tuple[Path, bool]:
-    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory; True when it is ours to
-    remove. Must run before prometheus-client is imported in this process."""
-    configured = os.environ.get(MULTIPROC_ENV)
-    if configured:
-        directory = Path(configured)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob(_METRIC_FILE_GLOB):
-            stale.unlink()
-        return directory, False
-    directory = Path(tempfile.mkdtemp(prefix=f"otp-{service}-metrics-"))
-    os.environ[MULTIPROC_ENV] = str(directory)
-    return directory, True
-
-
 def mark_worker_dead(server: Any, worker: Any) -> None:
     """gunicorn ``child_exit``: a dead worker's live gauges stop counting."""
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+    mark_process_dead(worker.pid)
 
 
 def serve(
@@ -85,9 +66,9 @@ def serve(
     directory, owned = prepare_metrics_directory(service)
     configure_logging(log_format)
 
-    def remove_metrics_directory(server: Any) -> None:
+    def on_exit(server: Any) -> None:
         if owned:
-            shutil.rmtree(directory, ignore_errors=True)
+            remove_metrics_directory(directory)
 
     GunicornServer(
         app_factory,
@@ -104,6 +85,6 @@ def serve(
             "errorlog": "-",
             "loglevel": "warning",
             "child_exit": mark_worker_dead,
-            "on_exit": remove_metrics_directory,
+            "on_exit": on_exit,
         },
     ).run()

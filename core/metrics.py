@@ -43,7 +43,9 @@ TOKEN_GRANTS = Counter(
     ["grant_type", "outcome", "credential"],
 )
 LOCKOUTS = Counter("otp_lockouts", "Accounts locked after too many failed attempts.")
-OTPS_ISSUED = Counter("otp_issued", "One-time passwords issued (one per matching username).")
+OTPS_ISSUED = Counter(
+    "otp_passwords_issued", "One-time passwords issued (one per matching username)."
+)
 REQUESTS_DROPPED = Counter(
     "otp_requests_dropped",
     "Accepted OTP requests (or one username of one) the fan-out issued nothing for, by reason.",
