@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import register_error_handlers
 from api.health import health
+from api.observability import install_observability
 from api.otp_requests import otp_requests
 from api.runtime import attach_runtime
 from core.runtime import Runtime
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     attach_runtime(app, runtime)
     register_error_handlers(app)
+    install_observability(app, "api")
     app.register_blueprint(health)
     app.register_blueprint(otp_requests)
     if runtime.settings.trusted_proxies:

@@ -32,11 +32,24 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
-    from api import create_app
     from cli.serve import serve
 
     settings.require("database_url", "broker_url", "secret_key", "jwt_private_key")
-    serve(lambda: create_app(settings), bind=args.bind, workers=args.workers, threads=args.threads)
+
+    def build_app() -> object:
+        # Imported in the worker, after serve() set up the metrics directory.
+        from api import create_app
+
+        return create_app(settings)
+
+    serve(
+        build_app,
+        service="api",
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        log_format=settings.log_format,
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 
+from core.correlation import CorrelationMiddleware
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 
@@ -36,12 +37,22 @@ CONNECTION_DEFAULTS = {
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
-    """RabbitMQ with publisher confirms; the in-process StubBroker in dev mode."""
+    """RabbitMQ with publisher confirms; the in-process StubBroker in dev mode.
+
+    Every broker carries the correlation id of the request or message being handled into
+    the messages it enqueues (``core.correlation``).
+    """
+    broker: dramatiq.Broker
     if settings.dev_mode and not settings.broker_url:
-        return StubBroker()
-    settings.require("broker_url")
-    assert settings.broker_url is not None
-    return RabbitmqBroker(url=with_connection_defaults(settings.broker_url), confirm_delivery=True)
+        broker = StubBroker()
+    else:
+        settings.require("broker_url")
+        assert settings.broker_url is not None
+        broker = RabbitmqBroker(
+            url=with_connection_defaults(settings.broker_url), confirm_delivery=True
+        )
+    broker.add_middleware(CorrelationMiddleware())
+    return broker
 
 
 def with_connection_defaults(broker_url: str) -> str:
