@@ -78,3 +78,7 @@ class TooManyRequests(DomainError):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
         self.retry_after = retry_after
+
+
+class UnsendableEmail(Exception):
+    """The SMTP target or the recipient address cannot make a sendable email (permanent)."""
