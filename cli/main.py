@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from core.broker import ALL_QUEUES
 from core.errors import ServiceUnavailable, SettingsError
 from core.settings import Settings, load_settings
 
@@ -46,6 +47,24 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return run_dev(port=args.port)
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.maintenance import purge
+
+    purge(settings, batch_size=args.batch_size)
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.maintenance import list_dead_letters, replay_dead_letters
+
+    queues = [args.queue] if args.queue else None
+    if args.action == "list":
+        list_dead_letters(settings, queues=queues, limit=args.limit or 100)
+    else:
+        replay_dead_letters(settings, queues=queues, limit=args.limit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otp", description="One-time-password service")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -66,7 +85,27 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the api app under gunicorn")
     _add_server_options(api, "127.0.0.1:8000")
     api.set_defaults(run=cmd_api)
+
+    purge = commands.add_parser("purge", help="delete expired OTPs and old audit events")
+    purge.add_argument("--batch-size", type=_positive, default=1000, help="rows per transaction")
+    purge.set_defaults(run=cmd_purge)
+
+    dead = commands.add_parser("dead-letters", help="list or replay dead-lettered messages")
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument("--queue", choices=ALL_QUEUES, help="one OTP queue (default: all)")
+    dead.add_argument("--limit", type=_positive, help="at most N (list: default 100)")
+    dead.set_defaults(run=cmd_dead_letters)
     return parser
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
 
 
 def _add_server_options(parser: argparse.ArgumentParser, bind: str) -> None:
