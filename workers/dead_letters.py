@@ -82,8 +82,8 @@ def describe_dead_letter(queue: str, body: bytes, headers: Mapping[str, Any] | N
 def with_fresh_retry_budget(body: bytes) -> bytes | None:
     """The message body to replay: retry state cleared; ``None`` when it is not Dramatiq's.
 
-    ``message_timestamp`` is kept on purpose: the actors' age limit (the OTP's expiry)
-    still applies, so replaying a delivery whose code has expired cannot send it.
+    ``message_timestamp`` is kept on purpose: a ``max_age`` counted from the first
+    enqueue still applies, so a replay cannot stretch a message past its useful life.
     """
     message = _decode(body)
     options = message.get("options")
