@@ -93,8 +93,8 @@ class SmtpTarget:
             return False
 
 
-class RenderedMessage(Protocol):
-    """What the template helper produces: anything with these three read-only fields."""
+class MessageParts(Protocol):
+    """A rendered message: anything with these three fields (the template helper's result)."""
 
     @property
     def subject(self) -> str: ...
@@ -172,7 +172,7 @@ def build_email(
     target: SmtpTarget,
     *,
     recipient: str,
-    content: RenderedMessage,
+    content: MessageParts,
     delivery_id: str,
     sent_at: datetime,
 ) -> EmailMessage:
@@ -222,7 +222,7 @@ class EmailSender(Protocol):
         target: SmtpTarget,
         *,
         recipient: str,
-        content: RenderedMessage,
+        content: MessageParts,
         delivery_id: str,
         secrets: Collection[str] = (),
     ) -> SendResult:
@@ -239,7 +239,7 @@ def send_email(
     raw_target: Mapping[str, Any],
     *,
     recipient: str | None,
-    content: RenderedMessage,
+    content: MessageParts,
     delivery_id: str,
     secrets: Collection[str] = (),
 ) -> SendResult:

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 
 from core.locales import (
     choose_template_locale,
@@ -93,7 +94,9 @@ def test_the_locale_is_read_from_xp_whatever_the_key_casing() -> None:
 
 
 def render_french(**variables: object) -> dict[str, str]:
-    environment = Environment(
+    # Sandboxed and strict, as the service's renderer is: a template that needs anything
+    # else fails here.
+    environment = SandboxedEnvironment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html.j2",)),
         undefined=StrictUndefined,
@@ -126,13 +129,20 @@ def test_the_french_templates_render_the_code_and_everything_needed_to_log_in() 
         assert "zoe" in body
         assert "0A1B2C3D-CLIENT" in body
         assert "expire dans 10" in body
-        assert "08:10" in body
+        assert "2026-11-27 08:10 UTC" in body
         assert "Bonjour Zoé" in body
     assert '<html lang="fr">' in rendered["body.html"]
 
 
-def test_the_french_subject_names_a_non_production_environment() -> None:
-    assert render_french(environment="Staging")["subject.txt"].startswith("[Staging] ")
+def test_the_french_subject_names_a_non_production_environment_and_the_app() -> None:
+    subject = render_french(environment="Staging", app_name="Boutique")["subject.txt"]
+    assert subject.strip() == "[Staging] Votre mot de passe à usage unique pour Boutique"
+
+
+def test_the_french_bodies_accept_expires_at_already_formatted_as_iso_8601() -> None:
+    rendered = render_french(expires_at="2026-11-27T08:10:00Z")
+    assert "(2026-11-27T08:10:00Z)" in rendered["body.txt"]
+    assert "(2026-11-27T08:10:00Z)" in rendered["body.html"]
 
 
 def test_the_french_html_escapes_what_users_typed() -> None:

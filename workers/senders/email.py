@@ -21,8 +21,8 @@ from core.clock import Clock, SystemClock
 from core.errors import UnsendableEmail
 from core.mail import (
     EmailSender,
+    MessageParts,
     Outcome,
-    RenderedMessage,
     SendResult,
     SmtpTarget,
     build_email,
@@ -68,7 +68,7 @@ class SmtpEmailSender:
         target: SmtpTarget,
         *,
         recipient: str,
-        content: RenderedMessage,
+        content: MessageParts,
         delivery_id: str,
         secrets: Collection[str] = (),
     ) -> SendResult:
@@ -183,7 +183,7 @@ class RecordingEmailSender:
         target: SmtpTarget,
         *,
         recipient: str,
-        content: RenderedMessage,
+        content: MessageParts,
         delivery_id: str,
         secrets: Collection[str] = (),
     ) -> SendResult:
