@@ -131,6 +131,9 @@ def _failure_result(error: OSError, hidden: Collection[str | None], timeout: flo
     elif isinstance(error, smtplib.SMTPResponseException):
         code = error.smtp_code
         outcome, text = _reply_outcome(code), f"SMTP {code} {_decoded(error.smtp_error)}"
+    elif isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
+        # smtplib reports a reply that never came as a disconnect caused by the timeout.
+        outcome, text = Outcome.RETRY, f"timed out after {timeout:g}s"
     elif isinstance(error, smtplib.SMTPServerDisconnected):
         outcome, text = Outcome.RETRY, f"connection closed: {error}"
     elif isinstance(error, smtplib.SMTPException):
@@ -139,8 +142,6 @@ def _failure_result(error: OSError, hidden: Collection[str | None], timeout: flo
         outcome, text = Outcome.FAILED, str(error)
     elif isinstance(error, ssl.SSLCertVerificationError):
         outcome, text = Outcome.FAILED, f"TLS certificate rejected: {error.verify_message}"
-    elif isinstance(error, TimeoutError):
-        outcome, text = Outcome.RETRY, f"timed out after {timeout:g}s"
     else:  # refused connection, unknown host, reset link, TLS handshake failure
         reason = error.strerror or str(error) or type(error).__name__
         outcome, text = Outcome.RETRY, f"connection failed: {reason}"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
+
+import pytest
 
 from core.clock import FrozenClock
 from core.mail import EmailContent, Outcome, SendResult, parse_smtp_target, send_email
@@ -268,3 +274,61 @@ def test_the_recording_sender_builds_the_same_message_and_answers_as_scripted() 
     assert second.outcome is Outcome.DELIVERED
     assert [sent.message["Message-ID"] for sent in recording.sent] == ["<dlv-9@shop.example>"] * 2
     assert recording.sent[0].target == parse_smtp_target(target)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word (a hung relay)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture
+def hanging_up_server() -> Iterator[int]:
+    """A TCP port that accepts one connection and closes it at once (a crashing relay)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def hang_up() -> None:
+        with contextlib.suppress(OSError):
+            connection, _address = listener.accept()
+            connection.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_a_relay_that_never_answers_is_a_transient_timeout(silent_server: int) -> None:
+    smtp = SmtpEmailSender(timeout=0.5, local_hostname="localhost")
+    target = {
+        "Host": "127.0.0.1",
+        "Port": silent_server,
+        "From": "a@shop.example",
+        "Security": "none",
+    }
+
+    result = send(smtp, target)
+
+    assert (result.outcome, result.error) == (Outcome.RETRY, "timed out after 0.5s")
+
+
+def test_a_relay_that_hangs_up_is_transient(hanging_up_server: int) -> None:
+    target = {
+        "Host": "127.0.0.1",
+        "Port": hanging_up_server,
+        "From": "a@shop.example",
+        "Security": "none",
+    }
+
+    result = send(sender(), target)
+
+    assert result.outcome is Outcome.RETRY
+    assert result.status_code is None
