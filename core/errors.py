@@ -178,3 +178,7 @@ class OtpNotConfigured(DomainError):
     """One-time passwords are not configured: no enabled OneTimePassword message sender."""
 
     error_code = "OneTimePasswordRequest.NotConfigured"
+
+
+class UnsendableEmail(Exception):
+    """The SMTP target or the recipient address cannot make a sendable email (permanent)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,12 @@ from core.models import (
     ADMIN,
     BUYER,
     ONE_TIME_PASSWORD,
+    PENDING,
     ApiClient,
     ApiClientAssignment,
+    AuthEvent,
     Buyer,
+    Delivery,
     DeliveryConfig,
     MessageSender,
     MessageSenderAssignment,
@@ -212,3 +216,71 @@ def make_otp_sender_with_config(
     session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
     session.flush()
     return sender
+
+
+def make_otp_row(
+    session: Session,
+    *,
+    user: User,
+    client: ApiClient,
+    created_at: datetime,
+    expires_at: datetime | None = None,
+    **fields: Any,
+) -> OneTimePassword:
+    """An OTP row with a random nonce and a placeholder lookup hash (for purge and listings)."""
+    otp = OneTimePassword(
+        **{
+            "id": new_uuid(),
+            "user_id": user.id,
+            "client_id": client.id,
+            "request_id": new_uuid(),
+            "nonce": new_nonce(),
+            "lookup_hash": secrets.token_bytes(32),
+            "created_at": created_at,
+            "expires_at": expires_at or created_at + timedelta(minutes=10),
+            **fields,
+        }
+    )
+    session.add(otp)
+    session.flush()
+    return otp
+
+
+def make_delivery(
+    session: Session, *, otp: OneTimePassword, status: str = PENDING, **fields: Any
+) -> Delivery:
+    """A delivery row for ``otp`` through a webhook sender, expiring with the OTP."""
+    delivery = Delivery(
+        **{
+            "id": new_uuid(),
+            "otp_id": otp.id,
+            "sender_id": _next("sender"),
+            "target": "Legacy",
+            "channel": "webhook",
+            "user_id": otp.user_id,
+            "client_id": otp.client_id,
+            "request_id": otp.request_id,
+            "status": status,
+            "expires_at": otp.expires_at,
+            "created_at": otp.created_at,
+            **fields,
+        }
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def make_auth_event(session: Session, *, at: datetime, **fields: Any) -> AuthEvent:
+    event = AuthEvent(
+        **{
+            "at": at,
+            "grant_type": "password",
+            "method": "password",
+            "outcome": "success",
+            **fields,
+        }
+    )
+    session.add(event)
+    session.flush()
+    return event

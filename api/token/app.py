@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import register_token_error_handlers
+from api.observability import install_observability
 from api.runtime import attach_runtime
 from api.token.routes import attach_token_services, token_routes
 from core.passwords import PasswordHasher
@@ -41,6 +42,7 @@ def create_token_app(settings: Settings | None = None, *, runtime: Runtime | Non
     )
     attach_token_services(app, grants, keys)
     register_token_error_handlers(app)
+    install_observability(app, "token")
     app.register_blueprint(token_routes)
     if settings.trusted_proxies:
         # The audit trail records the caller's address, as told by the trusted proxies.
