@@ -4,7 +4,9 @@
 
 - take the correlation id from ``X-Request-Id`` or ``X-Correlation-Id`` when it is
   1 to 64 safe characters, otherwise make one; bind it for the request (every log line and
-  every message published carries it) and echo it as ``X-Request-Id``;
+  every message published carries it) and echo a caller-supplied id as ``X-Request-Id``.
+  A generated id is not echoed: answers to identical requests stay byte-identical (the
+  OTP request's no-enumeration promise covers every header but ``Date``);
 - log one access line per request: method, route template, status, duration in ms.
   Never the body, the query string or form fields: they carry passwords and OTPs;
 - count requests by route template, method and status and observe their latency;
@@ -68,7 +70,8 @@ def install_observability(app: Flask, service_name: str) -> None:
     @app.before_request
     def bind_request_id() -> None:
         g.otp_started = time.perf_counter()
-        g.otp_request_id = _incoming_request_id() or new_correlation_id()
+        g.otp_incoming_request_id = _incoming_request_id()
+        g.otp_request_id = g.otp_incoming_request_id or new_correlation_id()
         g.otp_request_id_token = bind_correlation_id(g.otp_request_id)
 
     @app.after_request
@@ -95,7 +98,8 @@ def install_observability(app: Flask, service_name: str) -> None:
                 "duration_ms": round(seconds * 1000, 2),
             },
         )
-        response.headers[RESPONSE_ID_HEADER] = g.otp_request_id
+        if g.otp_incoming_request_id:
+            response.headers[RESPONSE_ID_HEADER] = g.otp_incoming_request_id
         return response
 
     @app.teardown_request
