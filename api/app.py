@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api.admin import register_admin
 from api.errors import register_error_handlers
 from api.health import health
+from api.me import me
+from api.openapi import openapi
 from api.runtime import attach_runtime
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
@@ -23,4 +26,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     attach_runtime(app, runtime)
     register_error_handlers(app)
     app.register_blueprint(health)
+    app.register_blueprint(openapi)
+    app.register_blueprint(me)
+    register_admin(app, runtime)
     return app

@@ -78,3 +78,10 @@ class TooManyRequests(DomainError):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
         self.retry_after = retry_after
+
+
+class UsernameTaken(DomainError):
+    """Usernames must be unique across the marketplace (case-insensitively)."""
+
+    error_code = "User.UsernameMustBeUnique"
+    status = 409
