@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from core.errors import IdExists, InvalidRequest, NotFound
+from core.errors import DomainError, IdExists, InvalidRequest, NotFound
 from core.ids import new_id
 from core.models import Base
 
@@ -178,8 +178,9 @@ class CollectionStore(Generic[RowT]):
             raise self.id_exists(object_id)
         row = self.new_row(scope)
         row.id = object_id  # type: ignore[attr-defined]
-        self.apply(session, row, fields)
-        self.check(session, row)
+        with session.no_autoflush:  # the checks query before the row may be written
+            self.apply(session, row, fields)
+            self.check(session, row)
         session.add(row)
         self._flush(session, object_id)
         return row
@@ -195,8 +196,9 @@ class CollectionStore(Generic[RowT]):
                 "ID cannot be changed; create a new object instead.", data={"Field": "ID"}
             )
         row = self.get(session, object_id, scope)
-        self.apply(session, row, fields)
-        self.check(session, row)
+        with session.no_autoflush:
+            self.apply(session, row, fields)
+            self.check(session, row)
         self._flush(session, object_id)
         return row
 
@@ -218,13 +220,17 @@ class CollectionStore(Generic[RowT]):
             data={"ObjectType": self.object_type, "ObjectID": object_id},
         )
 
+    def conflict(self, object_id: str, error: IntegrityError) -> DomainError:
+        """What a unique violation at flush means; a resource with more unique keys says."""
+        return self.id_exists(object_id)
+
     def _flush(self, session: Session, object_id: str) -> None:
-        # A concurrent create with the same ID loses the race here; the request's
-        # transaction is rolled back by the caller.
+        # A concurrent write that passed the same checks loses the race here; the
+        # request's transaction is rolled back by the caller.
         try:
             session.flush()
-        except IntegrityError:
-            raise self.id_exists(object_id) from None
+        except IntegrityError as error:
+            raise self.conflict(object_id, error) from None
 
 
 def ensure_exists(session: Session, model: type[Base], object_type: str, object_id: str) -> Any:

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.assignments import AssignmentStore
 from core.clock import Clock
 from core.collections import CollectionStore, Scope, ensure_exists
-from core.errors import InvalidRequest, UsernameTaken
+from core.errors import DomainError, InvalidRequest, UsernameTaken
 from core.ids import new_client_id
 from core.models import (
     ADMIN,
@@ -109,16 +110,27 @@ class UserStore(CollectionStore[User]):
         super().apply(session, row, fields)
 
     def check(self, session: Session, row: User) -> None:
+        if self._username_taken(session, row):
+            raise self._username_error(row.username)
+
+    def conflict(self, object_id: str, error: IntegrityError) -> DomainError:
+        if "uq_users_username_lower" in str(error.orig):
+            return self._username_error(None)
+        return super().conflict(object_id, error)
+
+    def _username_error(self, username: str | None) -> UsernameTaken:
+        shown = f"Username {username!r}" if username else "This username"
+        return UsernameTaken(
+            f"{shown} is already used in this marketplace.", data={"Field": "Username"}
+        )
+
+    def _username_taken(self, session: Session, row: User) -> bool:
         taken = session.scalar(
             select(User.id).where(
                 func.lower(User.username) == row.username.lower(), User.id != row.id
             )
         )
-        if taken is not None:
-            raise UsernameTaken(
-                f"Username {row.username!r} is already used in this marketplace.",
-                data={"Field": "Username"},
-            )
+        return taken is not None
 
     def present(self, row: User) -> dict[str, Any]:
         view = super().present(row)
