@@ -291,7 +291,7 @@ def test_bad_list_parameters_are_a_400_naming_the_parameter(admin: AdminClient, 
     assert response.status_code == 400
     error = error_of(response)
     assert error["ErrorCode"] == "InvalidRequest"
-    assert error["Data"]["Field"] == query.split("=")[0]
+    assert error["Data"]["Field"] == query.split("=", maxsplit=1)[0]
 
 
 def test_buyer_users_are_kept_to_their_buyer(admin: AdminClient) -> None:

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from api import create_app
 from core.clock import FrozenClock
 from core.models import ApiClient, User
 from core.runtime import Runtime
 from core.settings import Settings
 from core.tokens import TokenKeys
-from api import create_app
 from tests.factories import hasher, make_buyer, make_user
 from tests.integration.admin.conftest import AdminClient, error_of
 
