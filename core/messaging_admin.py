@@ -108,7 +108,9 @@ class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
         super().apply(session, row, fields)
 
     def check(self, session: Session, row: DeliveryConfig) -> None:
-        targets = {name: target for name, target in row.delivery_targets.items() if target}
+        targets = {
+            name: target for name, target in row.delivery_targets.items() if target is not None
+        }
         if not targets:
             raise InvalidRequest(
                 "DeliveryTargets needs at least one target.",
