@@ -81,7 +81,9 @@ def patch_model_of(model: type[ModelT]) -> type[ModelT]:
     fields: dict[str, Any] = {
         name: (
             info.annotation,
-            FieldInfo.merge_field_infos(info, default=None, default_factory=None),
+            FieldInfo.merge_field_infos(
+                info, default=None, default_factory=None, json_schema_extra=_omit_default
+            ),
         )
         for name, info in model.model_fields.items()
     }
@@ -89,6 +91,11 @@ def patch_model_of(model: type[ModelT]) -> type[ModelT]:
         model.__name__.removesuffix("Write") + "Patch", __base__=model, **fields
     )
     return patch
+
+
+def _omit_default(schema: dict[str, Any]) -> None:
+    # "Omitted" is not a value a client may send, so it is not published as a default.
+    schema.pop("default", None)
 
 
 def body_values(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.models import DeliveryConfig, Delivery, MessageSender
+from core.models import Delivery, DeliveryConfig, MessageSender
 from tests.factories import make_buyer, make_client, make_user
 from tests.integration.admin.conftest import AdminClient, error_of
 
@@ -32,7 +32,9 @@ def test_a_legacy_sender_needs_both_url_and_shared_key(admin: AdminClient) -> No
         "MessageSenders.SharedKeyRequired",
         {"Field": "SharedKey"},
     )
-    created = admin.post("/v1/messagesenders", json={**base, "ID": "s", "URL": HOOK, "SharedKey": "k"})
+    created = admin.post(
+        "/v1/messagesenders", json={**base, "ID": "s", "URL": HOOK, "SharedKey": "k"}
+    )
     assert created.status_code == 201
     # Removing the URL later breaks the same rule.
     assert _error_code(admin.patch("/v1/messagesenders/s", json={"URL": None}))[1] == (
@@ -49,7 +51,11 @@ def test_a_sender_with_a_delivery_config_needs_one_that_exists(admin: AdminClien
     )
     admin.post(
         "/v1/integrations/deliveryconfig",
-        json={"ID": "dc", "Name": "D", "DeliveryTargets": {"MessageSender": {"Endpoint": HOOK, "Secret": "x"}}},
+        json={
+            "ID": "dc",
+            "Name": "D",
+            "DeliveryTargets": {"MessageSender": {"Endpoint": HOOK, "Secret": "x"}},
+        },
     )
     created = admin.post("/v1/messagesenders", json={"Name": "S", "DeliveryConfigID": "dc"})
     assert created.status_code == 201
@@ -74,7 +80,12 @@ def test_message_types_and_template_overrides_are_validated(
     overrides = {"subject.txt": "Code for {{ username }}", "body.txt": "{{ code }}"}
     created = admin.post(
         "/v1/messagesenders",
-        json={**base, "ID": "t", "MessageTypes": ["OneTimePassword", "OrderSubmitted"], "TemplateOverrides": overrides},
+        json={
+            **base,
+            "ID": "t",
+            "MessageTypes": ["OneTimePassword", "OrderSubmitted"],
+            "TemplateOverrides": overrides,
+        },
     )
     assert created.status_code == 201
     assert created.json["TemplateOverrides"] == {**overrides, "body.html": None}
@@ -98,7 +109,8 @@ def test_delivery_config_secrets_are_write_only_and_kept_when_left_out(
         "Smtp": {"Host": "smtp.test", "Username": "u", "Password": "smtp-pass", "From": "a@b.c"},
     }
     created = admin.post(
-        "/v1/integrations/deliveryconfig", json={"ID": "dc", "Name": "D", "DeliveryTargets": targets}
+        "/v1/integrations/deliveryconfig",
+        json={"ID": "dc", "Name": "D", "DeliveryTargets": targets},
     )
     assert created.status_code == 201
     assert created.json["DeliveryTargets"] == {
@@ -140,7 +152,9 @@ def test_delivery_config_secrets_are_write_only_and_kept_when_left_out(
 def test_delivery_config_rules(admin: AdminClient) -> None:
     def create(targets: dict[str, object]) -> tuple[int, str, object]:
         return _error_code(
-            admin.post("/v1/integrations/deliveryconfig", json={"Name": "D", "DeliveryTargets": targets})
+            admin.post(
+                "/v1/integrations/deliveryconfig", json={"Name": "D", "DeliveryTargets": targets}
+            )
         )
 
     assert create({}) == (400, "DeliveryConfig.TargetRequired", {"Field": "DeliveryTargets"})
@@ -151,12 +165,18 @@ def test_delivery_config_rules(admin: AdminClient) -> None:
     )
     bad_security = admin.post(
         "/v1/integrations/deliveryconfig",
-        json={"Name": "D", "DeliveryTargets": {"Smtp": {"Host": "h", "From": "a@b", "Security": "ssl"}}},
+        json={
+            "Name": "D",
+            "DeliveryTargets": {"Smtp": {"Host": "h", "From": "a@b", "Security": "ssl"}},
+        },
     )
     assert error_of(bad_security)["Data"]["Field"] == "DeliveryTargets.Smtp.Security"
     not_a_url = admin.post(
         "/v1/integrations/deliveryconfig",
-        json={"Name": "D", "DeliveryTargets": {"MessageSender": {"Endpoint": "ftp://x", "Secret": "s"}}},
+        json={
+            "Name": "D",
+            "DeliveryTargets": {"MessageSender": {"Endpoint": "ftp://x", "Secret": "s"}},
+        },
     )
     assert error_of(not_a_url)["Data"]["Field"] == "DeliveryTargets.MessageSender.Endpoint"
 
@@ -218,7 +238,9 @@ def test_deliveries_are_listed_and_filtered_read_only(
     start = _deliveries(committed_db)
 
     def ids(query: str) -> list[str]:
-        response = admin.get(f"/v1/deliveries?sortBy=CreatedAt&{query}", roles=["MessageSenderReader"])
+        response = admin.get(
+            f"/v1/deliveries?sortBy=CreatedAt&{query}", roles=["MessageSenderReader"]
+        )
         assert response.status_code == 200, response.json
         return [item["ID"] for item in response.json["Items"]]
 
@@ -235,10 +257,23 @@ def test_deliveries_are_listed_and_filtered_read_only(
     assert failed["LastStatusCode"] == 500
     assert failed["Attempts"] == 2
     assert set(failed) == {
-        "ID", "OtpID", "SenderID", "Target", "Channel", "UserID", "ClientID", "RequestID",
-        "Status", "Attempts", "LastError", "LastStatusCode", "ExpiresAt", "CreatedAt",
-        "UpdatedAt", "DeliveredAt",
-    }  # fmt: skip
+        "ID",
+        "OtpID",
+        "SenderID",
+        "Target",
+        "Channel",
+        "UserID",
+        "ClientID",
+        "RequestID",
+        "Status",
+        "Attempts",
+        "LastError",
+        "LastStatusCode",
+        "ExpiresAt",
+        "CreatedAt",
+        "UpdatedAt",
+        "DeliveredAt",
+    }
 
     assert admin.get("/v1/deliveries?status=lost").status_code == 400
     assert admin.get("/v1/deliveries?from=2026-01-01T00:00:00").status_code == 400  # no zone
