@@ -248,7 +248,8 @@ def test_deliveries_are_listed_and_filtered_read_only(
     assert ids("status=failed") == ["d1"]
     assert ids("username=SUE") == ["d0", "d1"]
     assert ids("sender=hook") == ["d0", "d2"]
-    window = f"from={(start + timedelta(minutes=30)).isoformat()}&to={(start + timedelta(hours=2)).isoformat()}"
+    since, until = start + timedelta(minutes=30), start + timedelta(hours=2)
+    window = f"from={since.isoformat()}&to={until.isoformat()}"
     assert ids(window.replace("+", "%2B")) == ["d1"]
 
     failed = admin.get("/v1/deliveries/d1").json
