@@ -157,6 +157,14 @@ class SecurityProfileStore(CollectionStore[SecurityProfile]):
         "CreatedAt": SecurityProfile.created_at,
     }
 
+    def apply(self, session: Session, row: SecurityProfile, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "password_config" in fields:
+            # Only what was set is stored, so lockout falls back to its defaults for the rest.
+            config = fields.pop("password_config") or {}
+            row.password_config = {key: value for key, value in config.items() if value is not None}
+        super().apply(session, row, fields)
+
 
 class ApiClientAssignmentStore(AssignmentStore[ApiClientAssignment]):
     model = ApiClientAssignment

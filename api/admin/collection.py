@@ -8,6 +8,7 @@ actions such as ``unlock``, role checks and its OpenAPI operations from this mod
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -129,7 +130,7 @@ def collection_blueprint(collection: Collection) -> Blueprint:
     item_path = collection.path + "/<id>"
     patch_model = patch_model_of(collection.write_model) if collection.write_model else None
 
-    def sessions() -> Any:
+    def sessions() -> AbstractContextManager[Session]:
         return transaction(current_runtime().sessions)
 
     def list_objects(**path: str) -> Response:

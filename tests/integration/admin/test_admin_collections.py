@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from core.models import SecurityProfile
 from tests.integration.admin.conftest import AdminClient, error_of
 
 
@@ -306,3 +309,15 @@ def test_buyer_users_are_kept_to_their_buyer(admin: AdminClient) -> None:
     unknown_buyer = admin.get("/v1/buyers/nobody/users")
     assert unknown_buyer.status_code == 404
     assert error_of(unknown_buyer)["Data"] == {"ObjectType": "Buyer", "ObjectID": "nobody"}
+
+
+def test_a_security_profile_stores_only_the_password_settings_given(
+    admin: AdminClient, committed_db: Engine
+) -> None:
+    body = {"ID": "sp", "Name": "SP", "PasswordConfig": {"AllowedFailedAttempts": 3}}
+    created = admin.post("/v1/securityprofiles", json=body)
+    assert created.json["PasswordConfig"] == {"AllowedFailedAttempts": 3, "LockoutDuration": None}
+    with Session(committed_db) as session:
+        profile = session.get(SecurityProfile, "sp")
+        assert profile is not None
+        assert profile.password_config == {"AllowedFailedAttempts": 3}
