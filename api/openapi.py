@@ -47,7 +47,7 @@ ERROR_DESCRIPTIONS = {
     401: "Missing or invalid bearer token (InvalidToken)",
     403: "The token holds none of the sufficient roles (InsufficientRoles)",
     404: "Not found (NotFound)",
-    409: "Conflict (IdExists, User.UsernameMustBeUnique)",
+    409: "Conflict (IdExists, User.UsernameMustBeUnique, InUse)",
     429: "Too many requests (TooManyRequests); see Retry-After",
     503: "A backing service is unavailable (ServiceUnavailable); see Retry-After",
 }

@@ -137,6 +137,9 @@ class CollectionStore(Generic[RowT]):
     def check(self, session: Session, row: RowT) -> None:
         """Rules over the whole object after a create or update (cross-field, references)."""
 
+    def check_delete(self, session: Session, row: RowT) -> None:
+        """Refuse a delete that would leave other objects broken."""
+
     def present(self, row: RowT) -> dict[str, Any]:
         """The row as attribute values for the read schema (which drops write-only ones)."""
         return {column.key: getattr(row, column.key) for column in row.__mapper__.column_attrs}
@@ -203,7 +206,9 @@ class CollectionStore(Generic[RowT]):
         return row
 
     def delete(self, session: Session, object_id: str, scope: Scope) -> None:
-        session.delete(self.get(session, object_id, scope))
+        row = self.get(session, object_id, scope)
+        self.check_delete(session, row)
+        session.delete(row)
         session.flush()
 
     # --- errors -------------------------------------------------------------------------

@@ -85,3 +85,10 @@ class UsernameTaken(DomainError):
 
     error_code = "User.UsernameMustBeUnique"
     status = 409
+
+
+class InUse(DomainError):
+    """The object is still referenced; remove the references first."""
+
+    error_code = "InUse"
+    status = 409

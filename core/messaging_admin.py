@@ -11,7 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.assignments import AssignmentStore
 from core.collections import CollectionStore
-from core.errors import InvalidRequest
+from core.errors import InUse, InvalidRequest
 from core.models import (
     Buyer,
     Delivery,
@@ -106,6 +106,18 @@ class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
                 row.delivery_targets or {}, fields.pop("delivery_targets") or {}
             )
         super().apply(session, row, fields)
+
+    def check_delete(self, session: Session, row: DeliveryConfig) -> None:
+        # The foreign key would null the senders' DeliveryConfigID and leave them with
+        # nowhere to deliver; the admin re-points or deletes them first.
+        senders = session.scalars(
+            select(MessageSender.id).where(MessageSender.delivery_config_id == row.id)
+        ).all()
+        if senders:
+            raise InUse(
+                f"Message senders still deliver through {row.id}: {', '.join(senders)}",
+                data={"ObjectType": "MessageSender", "ObjectIDs": list(senders)},
+            )
 
     def check(self, session: Session, row: DeliveryConfig) -> None:
         targets = {

@@ -260,7 +260,12 @@ def collection_operations(
                 errors=(400, 404, 409),
             ),
             Operation(
-                item_path, "delete", f"Delete a {name}", tag, responses={204: None}, errors=(404,)
+                item_path,
+                "delete",
+                f"Delete a {name}",
+                tag,
+                responses={204: None},
+                errors=(404, 409),  # 409 InUse: still referenced
             ),
         ]
     operations += [

@@ -280,3 +280,20 @@ def test_deliveries_are_listed_and_filtered_read_only(
     assert admin.get("/v1/deliveries?from=2026-01-01T00:00:00").status_code == 400  # no zone
     assert admin.delete("/v1/deliveries/d1").status_code == 405
     assert admin.post("/v1/deliveries", json={}).status_code == 405
+
+
+def test_a_delivery_config_in_use_by_a_sender_cannot_be_deleted(admin: AdminClient) -> None:
+    targets = {"MessageSender": {"Endpoint": HOOK, "Secret": "x"}}
+    admin.post(
+        "/v1/integrations/deliveryconfig",
+        json={"ID": "dc", "Name": "D", "DeliveryTargets": targets},
+    )
+    admin.post("/v1/messagesenders", json={"ID": "s", "Name": "S", "DeliveryConfigID": "dc"})
+    refused = admin.delete("/v1/integrations/deliveryconfig/dc")
+    assert _error_code(refused) == (
+        409,
+        "InUse",
+        {"ObjectType": "MessageSender", "ObjectIDs": ["s"]},
+    )
+    assert admin.delete("/v1/messagesenders/s").status_code == 204
+    assert admin.delete("/v1/integrations/deliveryconfig/dc").status_code == 204
