@@ -8,7 +8,7 @@ from pydantic import Field
 from api.auth import bearer_claims
 from api.openapi import Operation, document
 from api.runtime import current_runtime
-from api.validation import Extended, WireModel
+from api.wire import Extended, WireModel
 from core.db import transaction
 from core.errors import NotFound
 from core.identity_admin import find_user_by_username

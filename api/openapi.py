@@ -20,9 +20,11 @@ How to add an operation: declare it next to the route that serves it, on the blu
     )
 
 The operations join the app's registry when the blueprint is registered on the app
-(``registry_of(app).add(...)`` does the same without a blueprint). A form-encoded
-endpoint such as ``/oauth/token`` sets ``request_content_type`` to
-``application/x-www-form-urlencoded``. The document is generated once per app, on the
+(``registry_of(app).add(...)`` does the same without a blueprint). The token handler is
+another app, but its operations belong in the api app's document too: register them on
+the api app with ``served_by="token"`` and ``request_content_type=
+"application/x-www-form-urlencoded"``. A test walks the api app's routes and fails for
+any route that is not documented. The document is generated once per app, on the
 first request for it, and then served from memory.
 """
 
@@ -78,6 +80,9 @@ class Operation:
     errors: tuple[int, ...] = (400,)
     secured: bool = True
     description: str | None = None
+    # Which deployable answers it. The api app's document covers the whole contract, so
+    # /oauth/token is listed here too, marked "token" (published as x-served-by).
+    served_by: str = "api"
 
 
 def openapi_path(flask_rule: str) -> str:
@@ -172,6 +177,8 @@ class OpenApiRegistry:
         }
         if operation.description:
             body["description"] = operation.description
+        if operation.served_by != "api":
+            body["x-served-by"] = operation.served_by
         if operation.request_model is not None:
             body["requestBody"] = {
                 "required": True,

@@ -17,7 +17,7 @@ from api.admin.collection import ListPage, ListParams, Roles, page_body
 from api.auth import require_roles
 from api.openapi import Operation, document
 from api.runtime import current_runtime
-from api.validation import ObjectId, WireModel, parse_body, parse_query
+from api.wire import ObjectId, WireModel, parse_body, parse_query
 from core.assignments import AssignmentStore
 from core.db import transaction
 from core.errors import InvalidRequest

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.auth import require_roles
 from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
-from api.validation import Text, WireModel, body_values, parse_body, parse_query, patch_model_of
+from api.wire import Text, WireModel, body_values, parse_body, parse_query, patch_model_of
 from core.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
 from core.db import transaction
 

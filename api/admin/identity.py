@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from api.admin.collection import Collection, ItemAction, Roles
-from api.validation import Extended, ObjectId, Text, WireModel
+from api.wire import Extended, ObjectId, Text, WireModel
 from core.clock import Clock
 from core.identity_admin import (
     ApiClientStore,

@@ -17,7 +17,7 @@ from pydantic import (
 
 from api.admin.collection import Collection, ListParams, Roles
 from api.admin.identity import Role
-from api.validation import Extended, ObjectId, Text, WireModel
+from api.wire import Extended, ObjectId, Text, WireModel
 from core.messaging_admin import DeliveryConfigStore, DeliveryStore, MessageSenderStore
 from core.models import DELIVERY_STATUSES
 from core.roles import MESSAGE_TYPES

@@ -44,8 +44,9 @@ def test_every_documented_operation_is_served(api_client: FlaskClient) -> None:
         for method in rule.methods or ()
     }
     for path, operations in _document(api_client)["paths"].items():
-        for method in operations:
-            assert (path, method) in served
+        for method, operation in operations.items():
+            if operation.get("x-served-by", "api") == "api":
+                assert (path, method) in served
 
 
 def test_schemas_come_from_the_validating_models(api_client: FlaskClient) -> None:

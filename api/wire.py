@@ -1,4 +1,4 @@
-"""Request parsing with pydantic: bodies and query strings → models, errors → 400 bodies.
+"""Wire models and request parsing: bodies and query strings → pydantic models → values.
 
 Schemas are written with snake_case attributes and OrderCloud's PascalCase on the wire
 (``ID``, ``URL``, ``xp`` as OrderCloud spells them). Bad input never becomes a 500: every
@@ -44,16 +44,14 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def invalid_request(error: ValidationError) -> InvalidRequest:
-    """The first problem as the message, every problem's field in ``Data`` (never the input)."""
-    problems = [
-        {"Field": ".".join(str(part) for part in problem["loc"]) or None, "Message": problem["msg"]}
-        for problem in error.errors(include_input=False, include_url=False)
-    ]
-    first = problems[0]
-    where = f"{first['Field']}: " if first["Field"] else ""
-    return InvalidRequest(
-        f"{where}{first['Message']}", data={"Field": first["Field"], "Problems": problems}
-    )
+    """The first problem, named by field in ``Data``; the input value is never echoed back.
+
+    Same ``Data`` shape (``Field``, ``Reason``) as the OTP request endpoint's.
+    """
+    first = error.errors(include_input=False, include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    where = f"{field}: " if field else ""
+    return InvalidRequest(f"{where}{first['msg']}", data={"Field": field, "Reason": first["msg"]})
 
 
 def parse_body(model: type[ModelT]) -> ModelT:
