@@ -43,6 +43,8 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(error.status, error.error_code, error.message, error.data)
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.retry_after)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="otp-service"'  # RFC 6750
         return response
 
     @app.errorhandler(ServiceUnavailable)

@@ -35,6 +35,7 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 # Imported for its side effect: the domain metrics are registered, so /metrics lists them
 # (with their HELP text) from the first scrape, before any handler has incremented them.
 import core.metrics  # noqa: F401
+from api.openapi import Operation, registry_of
 from core.correlation import (
     bind_correlation_id,
     is_valid_correlation_id,
@@ -109,6 +110,16 @@ def install_observability(app: Flask, service_name: str) -> None:
             unbind_correlation_id(token)
 
     app.add_url_rule("/metrics", "metrics", metrics_exposition, methods=["GET"])
+    registry_of(app).add(
+        Operation(
+            path="/metrics",
+            method="get",
+            summary="Prometheus metrics (text exposition format)",
+            tag="Meta",
+            errors=(),
+            secured=False,
+        )
+    )
 
 
 def _incoming_request_id() -> str | None:

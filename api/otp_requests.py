@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.validation import parse_json_body
 from core.intake import OtpIntake, OtpRequestInput
@@ -37,6 +38,26 @@ class OneTimePasswordRequest(BaseModel):
     ClientID: str | None = Field(default=None, max_length=255)
     Username: str | None = Field(default=None, max_length=255)
     Email: str | None = Field(default=None, max_length=255)
+
+
+document(
+    otp_requests,
+    Operation(
+        path="/v1/password/onetimepassword",
+        method="post",
+        summary="Request a one-time password by Username and/or Email",
+        description=(
+            "204 whether zero, one or many users match (no enumeration). 400 ErrorCodes: "
+            "InvalidRequest, OneTimePasswordRequest.UsernameOrEmailRequired, "
+            "ApiClient.InvalidClientID, OneTimePasswordRequest.NotConfigured."
+        ),
+        tag="OneTimePasswords",
+        request_model=OneTimePasswordRequest,
+        responses={204: None},
+        errors=(400, 429, 503),
+        secured=False,
+    ),
+)
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,17 @@ class OtpNotConfigured(DomainError):
 
 class UnsendableEmail(Exception):
     """The SMTP target or the recipient address cannot make a sendable email (permanent)."""
+
+
+class UsernameTaken(DomainError):
+    """Usernames must be unique across the marketplace (case-insensitively)."""
+
+    error_code = "User.UsernameMustBeUnique"
+    status = 409
+
+
+class InUse(DomainError):
+    """The object is still referenced; remove the references first."""
+
+    error_code = "InUse"
+    status = 409

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from core.models import (
 )
 from core.passwords import PasswordHasher
 from core.settings import Argon2Parameters, Settings
+from core.tokens import TokenKeys
 
 _counter = itertools.count(1)
 _hasher: PasswordHasher | None = None
@@ -284,3 +285,25 @@ def make_auth_event(session: Session, *, at: datetime, **fields: Any) -> AuthEve
     session.add(event)
     session.flush()
     return event
+
+
+def make_access_token(
+    keys: TokenKeys,
+    *,
+    roles: list[str],
+    username: str = "admin",
+    user_type: str = ADMIN,
+    client_id: str = "test-client",
+    now: datetime | None = None,
+    lifetime: timedelta = timedelta(minutes=10),
+) -> str:
+    """A signed access token as the token handler would issue it."""
+    return keys.issue_access_token(
+        username=username,
+        client_id=client_id,
+        user_type=user_type,
+        roles=roles,
+        token_id=_next("jti"),
+        now=now or datetime.now(UTC),
+        lifetime=lifetime,
+    )

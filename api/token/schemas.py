@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.openapi import Operation
+
 GRANT_TYPES = ("password", "client_credentials", "refresh_token")
 SHORT_FIELD = 255
 LONG_FIELD = 4096
@@ -77,3 +79,32 @@ class JsonWebKeySet(BaseModel):
     """``GET /.well-known/jwks.json``: the public keys that verify access tokens."""
 
     keys: list[dict[str, Any]]
+
+
+def token_operations() -> tuple[Operation, ...]:
+    """The token handler's routes, for the api app's OpenAPI document (``served_by="token"``)."""
+    return (
+        Operation(
+            path="/oauth/token",
+            method="post",
+            summary="Get an access token (password — the user's password or an OTP —, "
+            "client_credentials, refresh_token)",
+            tag="Authentication",
+            request_model=TokenRequest,
+            request_content_type="application/x-www-form-urlencoded",
+            responses={200: TokenResponse, 400: TokenErrorResponse},
+            errors=(503,),
+            secured=False,
+            served_by="token",
+        ),
+        Operation(
+            path="/.well-known/jwks.json",
+            method="get",
+            summary="The public keys that verify access tokens",
+            tag="Authentication",
+            responses={200: JsonWebKeySet},
+            errors=(),
+            secured=False,
+            served_by="token",
+        ),
+    )
