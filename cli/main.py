@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from core.broker import ALL_QUEUES
 from core.errors import ServiceUnavailable, SettingsError
 from core.settings import Settings, load_settings
 
@@ -40,6 +41,12 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.worker import run_worker
+
+    return run_worker(settings, queues=args.queues, processes=args.processes, threads=args.threads)
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cli.dev import run_dev
 
@@ -66,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the api app under gunicorn")
     _add_server_options(api, "127.0.0.1:8000")
     api.set_defaults(run=cmd_api)
+
+    worker = commands.add_parser("worker", help="Dramatiq workers (all OTP queues by default)")
+    worker.add_argument("--queues", nargs="+", choices=ALL_QUEUES, default=list(ALL_QUEUES))
+    worker.add_argument("--processes", type=int, default=2)
+    worker.add_argument("--threads", type=int, default=8)
+    worker.set_defaults(run=cmd_worker)
     return parser
 
 
