@@ -110,15 +110,15 @@ class DeliveryOutcome:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped at a minute, times 1 to 1.5."""
+    """Exponential backoff: 1 s, 2 s, 4 s ... up to a minute, each times 1 to 1.5 (jitter)."""
 
     min_backoff_ms: int = 1000
     max_backoff_ms: int = 60_000
 
     def delay_ms(self, attempts: int, retry_after: float | None = None) -> int:
         """The wait before attempt ``attempts + 1``; at least the receiver's Retry-After."""
-        base = self.min_backoff_ms * 2 ** max(attempts - 1, 0)
-        jittered = min(self.max_backoff_ms, int(base * random.uniform(1.0, 1.5)))  # noqa: S311 - jitter spreads load; it guards no secret
+        base = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** max(attempts - 1, 0))
+        jittered = int(base * random.uniform(1.0, 1.5))  # noqa: S311 - jitter spreads load; it guards no secret
         if retry_after is not None:
             jittered = max(jittered, math.ceil(retry_after * 1000))
         return jittered
