@@ -182,7 +182,7 @@ def test_two_503s_then_200_deliver_on_the_third_attempt_with_the_same_webhook_id
     assert delivery.last_error is None
 
 
-def test_429_with_retry_after_waits_at_least_that_long_then_delivers(
+def test_a_429_with_retry_after_is_retried_then_delivered(
     start_pipeline: PipelineFactory, receiver: WebhookReceiver, committed_session: Session
 ) -> None:
     client_id, username = _one_user_pipeline(start_pipeline, receiver, committed_session)
