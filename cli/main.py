@@ -75,11 +75,28 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(run=cmd_api)
 
     worker = commands.add_parser("worker", help="Dramatiq workers (all OTP queues by default)")
-    worker.add_argument("--queues", nargs="+", choices=ALL_QUEUES, default=list(ALL_QUEUES))
-    worker.add_argument("--processes", type=int, default=2)
-    worker.add_argument("--threads", type=int, default=8)
+    worker.add_argument(
+        "--queues",
+        nargs="+",
+        choices=ALL_QUEUES,
+        default=list(ALL_QUEUES),
+        metavar="QUEUE",
+        help=f"queues to consume (default: all of {', '.join(ALL_QUEUES)})",
+    )
+    worker.add_argument("--processes", type=_positive, default=2, help="worker processes")
+    worker.add_argument("--threads", type=_positive, default=8, help="threads per process")
     worker.set_defaults(run=cmd_worker)
     return parser
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_server_options(parser: argparse.ArgumentParser, bind: str) -> None:
