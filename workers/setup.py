@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -63,13 +64,20 @@ def setup_workers(
     *,
     retry_policy: RetryPolicy | None = None,
     console: TextIO | None = None,
+    extra_middleware: Sequence[Middleware] = (),
 ) -> dramatiq.Broker:
-    """Configure ``runtime.broker`` for workers and declare the actors on it."""
+    """Configure ``runtime.broker`` for workers and declare the actors on it.
+
+    ``extra_middleware`` (say, Prometheus metrics on ``OTP_WORKER_METRICS_PORT``) is
+    added before any actor exists, as dramatiq's middleware expects.
+    """
     policy = retry_policy or RetryPolicy()
     broker = runtime.broker
     configure_middleware(broker, runtime.settings.otp_lifetime, policy)
     context = WorkerContext(runtime, retry_policy=policy, console=console)
     broker.add_middleware(WorkerLifecycle(context))
+    for middleware in extra_middleware:
+        broker.add_middleware(middleware)
     dramatiq.set_broker(broker)
     actors = importlib.import_module("workers.actors")
     actors.declare_actors(broker, context)
