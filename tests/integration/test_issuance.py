@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
 from core.events import OtpRequested
+from core.ids import new_uuid
 from core.issuance import issue_otps_for_request
 from core.models import Delivery, MessageSenderAssignment, OneTimePassword
 from core.settings import Settings
@@ -98,3 +101,25 @@ def test_a_disabled_delivery_config_sends_nothing_and_issues_no_code(
 
     assert _issue(db, settings, client.id, user.username) == []
     assert db.scalars(select(OneTimePassword).where(OneTimePassword.user_id == user.id)).all() == []
+
+
+def test_a_failed_statement_never_shows_its_bound_values(db: Session) -> None:
+    client = make_client(db)
+    user = make_user(db)
+    marker = b"nonce-that-must-not-be-logged-00"
+    with pytest.raises(IntegrityError) as raised, db.begin_nested():
+        for _ in range(2):  # the second row breaks unique (request_id, user_id)
+            db.add(
+                OneTimePassword(
+                    id=new_uuid(),
+                    user_id=user.id,
+                    client_id=client.id,
+                    request_id="same",
+                    nonce=marker,
+                    lookup_hash=marker,
+                    expires_at=datetime.now(UTC),
+                )
+            )
+            db.flush()
+    assert "nonce-that-must-not-be-logged" not in str(raised.value)
+    assert "hidden due to hide_parameters" in str(raised.value)
