@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import dramatiq
 
 from core.broker import CONSOLE_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
-from core.delivery import RETRY, OtpMessage, Send, deliver_otp
+from core.delivery import RETRY, AttemptResult, OtpMessage, Send, deliver_otp
 from core.errors import InvalidRequest
 from core.events import (
     DELIVER_CONSOLE_ACTOR,
@@ -76,7 +76,7 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             raise dramatiq.Retry(f"delivery {delivery_id} retried", delay=outcome.retry_in_ms)
 
     def deliver_webhook(delivery_id: str) -> None:
-        def send(message: OtpMessage) -> Any:
+        def send(message: OtpMessage) -> AttemptResult:
             return send_webhook(message, context.webhook_transport, runtime.clock)
 
         deliver(WEBHOOK, delivery_id, send)
