@@ -75,6 +75,7 @@ def run_dev(*, port: int) -> int:
     from werkzeug.serving import run_simple
 
     import migrations
+    from workers.setup import start_dev_worker
 
     folder = Path(os.environ.get("OTP_DEV_DIR", ".otp-dev")).resolve()
     settings = dev_settings(folder)
@@ -82,6 +83,12 @@ def run_dev(*, port: int) -> int:
     assert settings.database_url is not None
     migrations.upgrade(settings.database_url)
     runtime = Runtime(settings)
+    # The workers run as threads on the same in-process broker the api publishes to.
+    worker = start_dev_worker(runtime)
     print(f"otp dev: serving on http://127.0.0.1:{port} (data in {folder})", file=sys.stderr)
-    run_simple("127.0.0.1", port, build_dev_wsgi(runtime), threaded=True, use_reloader=False)
+    try:
+        run_simple("127.0.0.1", port, build_dev_wsgi(runtime), threaded=True, use_reloader=False)
+    finally:
+        worker.stop(timeout=5000)
+        runtime.close()
     return 0

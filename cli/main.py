@@ -78,6 +78,12 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.worker import run_worker
+
+    return run_worker(settings, queues=args.queues, processes=args.processes, threads=args.threads)
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cli.dev import run_dev
 
@@ -136,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--queue", choices=ALL_QUEUES, help="one OTP queue (default: all)")
     dead.add_argument("--limit", type=_positive, help="at most N (list: default 100)")
     dead.set_defaults(run=cmd_dead_letters)
+
+    worker = commands.add_parser("worker", help="Dramatiq workers (all OTP queues by default)")
+    worker.add_argument(
+        "--queues",
+        nargs="+",
+        choices=ALL_QUEUES,
+        default=list(ALL_QUEUES),
+        metavar="QUEUE",
+        help=f"queues to consume (default: all of {', '.join(ALL_QUEUES)})",
+    )
+    worker.add_argument("--processes", type=_positive, default=2, help="worker processes")
+    worker.add_argument("--threads", type=_positive, default=8, help="threads per process")
+    worker.set_defaults(run=cmd_worker)
     return parser
 
 
@@ -143,9 +162,9 @@ def _positive(raw: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
