@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with its test tools
 
-dev: $(STAMP) ## run the whole service in one process (SQLite, in-process broker)
-	$(VENV)/bin/otp dev
+dev: $(STAMP) ## the whole service in one process (SQLite, in-process broker), seeded for the demo
+	$(VENV)/bin/otp dev --demo
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .

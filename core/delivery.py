@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from core.codes import derive_code
 from core.db import transaction
+from core.locales import recipient_locale
 from core.models import (
     DELIVERED,
     EXPIRED,
@@ -196,7 +197,12 @@ def _prepare(
         environment=settings.environment,
     )
     try:
-        message = renderer.render(OTP_TEMPLATE_FOLDER, context, sender.template_overrides)
+        message = renderer.render(
+            OTP_TEMPLATE_FOLDER,
+            context,
+            sender.template_overrides,
+            locale=recipient_locale(user.xp),
+        )
     except TemplateRenderError as error:
         return f"template error in {error}"
     return OtpMessage(

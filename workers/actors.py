@@ -11,17 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import dramatiq
 
-from core.broker import CONSOLE_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.broker import CONSOLE_QUEUE, EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
 from core.delivery import RETRY, AttemptResult, OtpMessage, Send, deliver_otp
 from core.errors import InvalidRequest
 from core.events import (
     DELIVER_CONSOLE_ACTOR,
+    DELIVER_EMAIL_ACTOR,
     DELIVER_WEBHOOK_ACTOR,
     ISSUE_OTPS_ACTOR,
     OtpRequested,
 )
 from core.issuance import process_otp_request
-from core.targets import CONSOLE, WEBHOOK
+from core.mail import send_otp_email
+from core.targets import CONSOLE, EMAIL, WEBHOOK
 from core.webhooks import send_webhook
 from workers import metrics
 from workers.publishing import BrokerDeliveryPublisher
@@ -81,6 +83,12 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
 
         deliver(WEBHOOK, delivery_id, send)
 
+    def deliver_email(delivery_id: str) -> None:
+        def send(message: OtpMessage) -> AttemptResult:
+            return send_otp_email(context.email_sender, message)
+
+        deliver(EMAIL, delivery_id, send)
+
     def deliver_console(delivery_id: str) -> None:
         deliver(CONSOLE, delivery_id, context.console_sender.send)
 
@@ -94,6 +102,7 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
     # Delivery retries are bounded by the OTP's expiry (core.delivery), not by a count.
     for function, name, queue in (
         (deliver_webhook, DELIVER_WEBHOOK_ACTOR, WEBHOOK_QUEUE),
+        (deliver_email, DELIVER_EMAIL_ACTOR, EMAIL_QUEUE),
         (deliver_console, DELIVER_CONSOLE_ACTOR, CONSOLE_QUEUE),
     ):
         dramatiq.actor(broker=broker, actor_name=name, queue_name=queue, max_retries=None)(function)

@@ -17,9 +17,11 @@ import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
 from core.delivery import RetryPolicy
+from core.mail import EmailSender
 from core.runtime import Runtime
 from core.templates import MessageRenderer
 from workers.senders.console import ConsoleSender
+from workers.senders.email import SmtpEmailSender
 from workers.senders.webhook import HttpxWebhookTransport
 
 # The fan-out retries unexpected failures (database briefly away) this many times.
@@ -37,6 +39,7 @@ class WorkerContext:
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     renderer: MessageRenderer = field(default_factory=MessageRenderer)
     console: TextIO | None = None
+    email_sender: EmailSender = field(default_factory=SmtpEmailSender)
     webhook_transport: HttpxWebhookTransport = field(init=False)
     console_sender: ConsoleSender = field(init=False)
 
