@@ -66,7 +66,9 @@ def previews_blueprint() -> Blueprint:
                 locale=body.locale,
                 overrides=overrides,
             )
-        preview_body = MessagePreview(subject=message.subject, text=message.text, html=message.html)
+        preview_body = MessagePreview.model_validate(
+            {"subject": message.subject, "text": message.text, "html": message.html}, by_name=True
+        )
         return jsonify(preview_body.model_dump(by_alias=True))
 
     blueprint.add_url_rule("/v1/messagesenders/<id>/preview", "preview", preview, methods=["POST"])
