@@ -96,7 +96,9 @@ def test_bad_input_gets_the_contract_s_400_or_404(
     path = f"/v1/messagesenders/{sender_id}/preview"
 
     assert error_of(admin.post(path, json={"Locale": "../../etc"}))["Data"] == {"Field": "Locale"}
-    assert admin.post(path, data=b"{not json", content_type="application/json").status_code == 400
+    for malformed in (b"{not json", b"[1, 2]", b'"Locale"', b"null", b'{"Locale": "\xff"}'):
+        response = admin.post(path, data=malformed, content_type="application/json")
+        assert (response.status_code, error_of(response)["ErrorCode"]) == (400, "InvalidRequest")
     assert admin.post(path, json={"Locale": 3}).status_code == 400
     assert admin.post(path, json={"TemplateOverrides": {"body.txt": 1}}).status_code == 400
     missing = admin.post("/v1/messagesenders/nope/preview")
