@@ -53,7 +53,6 @@ class MessageRenderer:
         self._html = SandboxedEnvironment(
             loader=loader, autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True
         )
-
         self._template_dir = template_dir
 
     def render(
@@ -99,16 +98,17 @@ class MessageRenderer:
 
 # Runtime errors can quote context values (``{{ {}[code] }}`` names the code), so an
 # error's message is kept only when it has one of these shapes, which name template
-# variables and types alone; otherwise only the error's kind is kept.
+# variables and types alone, and holds no digit at all (an attribute name built from the
+# code, ``x|attr("_" ~ code)``, would otherwise pass); otherwise only the error's kind.
 _SAFE_MESSAGES = (
-    re.compile(r"^'[A-Za-z_][A-Za-z0-9_]*' is undefined$"),
-    re.compile(r"^access to attribute '[A-Za-z_]\w*' of '[A-Za-z_]\w*' object is unsafe\.$"),
+    re.compile(r"^'[A-Za-z_]+' is undefined$"),
+    re.compile(r"^access to attribute '[A-Za-z_]+' of '[A-Za-z_ ]+' object is unsafe\.$"),
 )
 
 
 def _describe(error: Exception) -> str:
     message = str(error)
-    if any(pattern.match(message) for pattern in _SAFE_MESSAGES):
+    if message.isascii() and any(pattern.match(message) for pattern in _SAFE_MESSAGES):
         return f"{type(error).__name__}: {message}"
     return type(error).__name__
 

@@ -89,12 +89,15 @@ def test_the_sandbox_refuses_unsafe_attributes(renderer: MessageRenderer) -> Non
         "{{ code|int + {} }}",
         "{{ username[code] }}",
         "{{ range(code|int) }}",
+        "{{ username|attr('_' ~ code) }}",
+        "{{ username|attr('_' ~ code|reverse|join) }}",
+        "{{ username|attr('__' ~ code[:3]) }}",
     ],
 )
 def test_a_runtime_error_never_quotes_the_code(renderer: MessageRenderer, source: str) -> None:
     with pytest.raises(TemplateRenderError) as raised:
         renderer.render(OTP_TEMPLATE_FOLDER, CONTEXT, {"body.txt": source})
-    assert "48213377" not in str(raised.value)
+    assert not any(character.isdigit() for character in str(raised.value))  # not even a part
     assert str(raised.value).startswith("body.txt: ")
 
 
