@@ -19,8 +19,8 @@ from dramatiq.middleware import AgeLimit, Middleware, Retries
 from core.delivery import RetryPolicy
 from core.runtime import Runtime
 from core.templates import MessageRenderer
-from workers.senders.console import ConsoleSender
 from workers.observability import install_worker_metrics
+from workers.senders.console import ConsoleSender
 from workers.senders.webhook import HttpxWebhookTransport
 
 # The fan-out retries unexpected failures (database briefly away) this many times.
