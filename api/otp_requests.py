@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.openapi import Operation, document
 from api.runtime import current_runtime
-from api.validation import parse_json_body
+from api.wire import parse_json_object
 from core.correlation import current_correlation_id
 from core.errors import (
     DomainError,
@@ -100,7 +100,7 @@ def _accept_otp_request() -> str:
     services = otp_request_services()
     client_ip = request.remote_addr or "unknown"
     services.rate_limiter.check(client_ip)
-    body = parse_json_body(OneTimePasswordRequest)
+    body = parse_json_object(OneTimePasswordRequest)
     return services.intake.request_otp(
         OtpRequestInput(
             client_id=body.ClientID,
