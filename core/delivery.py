@@ -103,10 +103,15 @@ class AttemptResult:
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """``status`` is the row's new status, ``skipped``, or ``retry`` after ``retry_in_ms``."""
+    """``status`` is the row's new status, ``skipped``, or ``retry`` after ``retry_in_ms``.
+
+    ``seconds_since_issued``: for a ``delivered`` one, the time from the fan-out creating
+    the delivery row (it issued the OTP) to the receiver's accepting answer.
+    """
 
     status: str
     retry_in_ms: int | None = None
+    seconds_since_issued: float | None = None
 
 
 @dataclass(frozen=True)
@@ -262,7 +267,10 @@ def _record(
     delivery.last_status_code = result.status_code
     if result.succeeded:
         delivery.delivered_at = now
-        return _finish(delivery, DELIVERED, now, error=None)
+        _finish(delivery, DELIVERED, now, error=None)
+        return DeliveryOutcome(
+            DELIVERED, seconds_since_issued=(now - delivery.created_at).total_seconds()
+        )
     error = (result.error or "failed")[:_MAX_ERROR_LENGTH]
     if not result.retryable:
         return _finish(delivery, FAILED, now, error=error)

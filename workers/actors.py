@@ -23,15 +23,17 @@ from core.events import (
 )
 from core.issuance import process_otp_request
 from core.mail import send_otp_email
+from core.metrics import record_delivery, record_otps_issued, record_request_dropped
 from core.targets import CONSOLE, EMAIL, WEBHOOK
 from core.webhooks import send_webhook
-from workers import metrics
 from workers.publishing import BrokerDeliveryPublisher
 
 if TYPE_CHECKING:
     from workers.setup import WorkerContext
 
 logger = logging.getLogger(__name__)
+# core.delivery's statuses as otp_deliveries_total's outcome label.
+_OUTCOME_LABELS = {RETRY: "retried"}
 
 
 def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
@@ -47,13 +49,20 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             clock=runtime.clock,
             publisher=publisher,
         )
-        metrics.record_issuance(result)
+        if not result.already_issued:  # a redelivered event counts nothing twice
+            record_otps_issued(result.issued)
+            record_request_dropped("throttled", result.throttled)
+            record_request_dropped("no_sender", result.without_sender)
+            if result.unmatched:
+                record_request_dropped("mismatch")
         logger.info(
             "OTP request handled",
             extra={
                 "request_id": event.request_id,
                 "issued": result.issued,
                 "throttled": result.throttled,
+                "without_sender": result.without_sender,
+                "unmatched": result.unmatched,
                 "deliveries": len(result.deliveries),
                 "redelivered": result.already_issued,
             },
@@ -69,7 +78,11 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             renderer=context.renderer,
             retry_policy=context.retry_policy,
         )
-        metrics.record_delivery(channel, outcome)
+        record_delivery(
+            channel,
+            _OUTCOME_LABELS.get(outcome.status, outcome.status),
+            outcome.seconds_since_issued,
+        )
         logger.info(
             "delivery attempt finished",
             extra={"delivery_id": delivery_id, "channel": channel, "outcome": outcome.status},
