@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("BENCH_SCALE"):
         command = f"BENCH_SCALE={os.environ['BENCH_SCALE']} {command}"
     ensure_wrk()
+    # A SIGTERM (timeout, CI cancel) unwinds like Ctrl-C, so every started process stops.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ctx = Context()
     began = time.monotonic()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -59,9 +60,12 @@ class LoadResult:
 
     @classmethod
     def from_wrk(cls, payload: dict[str, Any]) -> LoadResult:
+        # A run that stopped at its request limit measured its own span (first request
+        # written → last answer read); wrk's duration would include the time it idled.
+        span = payload.get("span_us") or payload["duration_us"]
         return cls(
             requests=int(payload["requests"]),
-            seconds=payload["duration_us"] / 1e6,
+            seconds=span / 1e6,
             errors={k: int(v) for k, v in payload["errors"].items()},
             latency_ms={k: v / 1000 for k, v in payload["latency_us"].items()},
             statuses={k: int(v) for k, v in payload.get("statuses_sampled", {}).items()},
@@ -132,13 +136,24 @@ class Load:
             text=True,
         )
 
-    @staticmethod
-    def result(process: subprocess.Popen[str]) -> LoadResult:
-        output, _ = process.communicate()
-        for line in output.splitlines():
+    def result(self, process: subprocess.Popen[str]) -> LoadResult:
+        """Wait for wrk's answer; interrupt it once every thread reached its limit."""
+        assert process.stdout is not None
+        output: list[str] = []
+        finished_threads = 0
+        with process.stdout:
+            for line in process.stdout:
+                output.append(line)
+                if line.startswith("BENCH_THREAD_DONE"):
+                    finished_threads += 1
+                    if finished_threads == self.threads:
+                        process.send_signal(signal.SIGINT)  # wrk then reports at once
+        process.wait()
+        for line in output:
             if line.startswith("BENCH_RESULT "):
                 return LoadResult.from_wrk(json.loads(line.removeprefix("BENCH_RESULT ")))
-        raise RuntimeError(f"wrk gave no result (exit {process.returncode}):\n{output}")
+        text = "".join(output)
+        raise RuntimeError(f"wrk gave no result (exit {process.returncode}):\n{text}")
 
     def run(self) -> LoadResult:
         return self.result(self.start())

@@ -105,7 +105,7 @@ def profile_under_load(started: Started, load: Load, label: str) -> str:
             text=True,
             check=False,
         )
-        Load.result(wrk)
+        load.result(wrk)
         if not out.exists():
             return f"{label}: py-spy failed: {spy_run.stderr.strip()[-500:]}"
         return f"{label} — {load.describe()}\n\n" + summarize(out.read_text())

@@ -39,7 +39,7 @@ local kind, path, content_type, client_id
 local per_thread_limit, interval, next_slot
 local user_format, user_start, user_count, user_index
 local pairs_list, pair_index, static_body
-local sent, answered, statuses, nthreads
+local sent, answered, statuses, nthreads, first_sent
 
 local function urlencode(s)
   return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))
@@ -102,6 +102,10 @@ function delay()
 end
 
 function request()
+  if sent == 0 then
+    first_sent = now()
+    wrk.thread:set("first_sent", first_sent)
+  end
   sent = sent + 1
   local body
   if kind == "otp-request" then
@@ -120,8 +124,13 @@ end
 function response(status, headers, body)
   answered = answered + 1
   statuses[status] = (statuses[status] or 0) + 1
-  if per_thread_limit > 0 and answered >= per_thread_limit then
+  if per_thread_limit > 0 and answered == per_thread_limit then
+    -- This thread is done: wrk's main thread still sleeps out -d, so tell the harness
+    -- (which interrupts wrk once every thread said so) and keep the real span.
     wrk.thread:set("statuses", statuses)
+    wrk.thread:set("last_answer", now())
+    io.write("BENCH_THREAD_DONE\n")
+    io.flush()
     wrk.thread:stop()
   end
   if answered % 64 == 0 then wrk.thread:set("statuses", statuses) end
@@ -129,7 +138,11 @@ end
 
 function done(summary, latency, requests)
   local merged = {}
+  local span_from, span_to = nil, nil
   for _, thread in ipairs(threads) do
+    local from, to = thread:get("first_sent"), thread:get("last_answer")
+    if from ~= nil and (span_from == nil or from < span_from) then span_from = from end
+    if to ~= nil and (span_to == nil or to > span_to) then span_to = to end
     local counts = thread:get("statuses") or {}
     for status, count in pairs(counts) do
       merged[tostring(status)] = (merged[tostring(status)] or 0) + count
@@ -139,12 +152,14 @@ function done(summary, latency, requests)
   for status, count in pairs(merged) do
     table.insert(parts, string.format('"%s":%d', status, count))
   end
+  local span_us = 0
+  if span_from ~= nil and span_to ~= nil then span_us = (span_to - span_from) * 1e6 end
   io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"span_us":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"latency_us":{"mean":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d},' ..
     '"statuses_sampled":{%s}}\n',
-    summary.requests, summary.duration, summary.bytes,
+    summary.requests, summary.duration, span_us, summary.bytes,
     summary.errors.connect, summary.errors.read, summary.errors.write,
     summary.errors.status, summary.errors.timeout,
     latency.mean, latency.max, latency:percentile(50), latency:percentile(90),

@@ -180,7 +180,7 @@ class Context:
         sampler.reset_peaks()
         with sampler.window() as window:
             process = load.start()
-            result = Load.result(process)
+            result = load.result(process)
         sampler.sample()
         return result, Usage(label, window.seconds, sampler.usage(window.cpu))
 

@@ -51,7 +51,7 @@ def run_memory(ctx: Context, command: str) -> Report:
         sampler.reset_peaks()
         with sampler.window() as window:
             first, second = intake.start(), grants.start()
-            intake_result, grants_result = Load.result(first), Load.result(second)
+            intake_result, grants_result = intake.result(first), grants.result(second)
         sampler.sample()
         usage = Usage(
             "api, token and worker under load together", window.seconds, sampler.usage(window.cpu)
