@@ -7,6 +7,7 @@ samples pass through (inclusive), which is what a missed goal's report shows.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,7 @@ from pathlib import Path
 from bench.load import Load
 from bench.stack import Started
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-PROJECT_PACKAGES = tuple(f"{ROOT}/{package}/" for package in ("core", "api", "workers", "cli"))
+PROJECT_FILE = re.compile(r"\((?:[^()]*/)?(?:core|api|workers|cli)/[^/()]+\.py:\d+\)$")
 # Leaf frames of threads parked waiting for work: py-spy cannot always tell them from
 # running ones, and they say nothing about where the time of a request goes.
 IDLE_LEAVES = (
@@ -53,7 +53,7 @@ def summarize(collapsed: str, top: int = 20) -> str:
             continue
         total += count
         own[_short(frames[-1])] += count
-        for frame in {_short(f) for f in frames if any(p in f for p in PROJECT_PACKAGES)}:
+        for frame in {_short(f) for f in frames if _is_project(f)}:
             inclusive[frame] += count
     if not total:
         return "py-spy recorded no busy samples"
@@ -67,6 +67,11 @@ def summarize(collapsed: str, top: int = 20) -> str:
     lines += ["", "project frames those samples pass through (inclusive):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(top)]
     return "\n".join(lines)
+
+
+def _is_project(frame: str) -> bool:
+    """A frame in this project's own code (not a library that has a ``core/`` too)."""
+    return "site-packages" not in frame and bool(PROJECT_FILE.search(frame))
 
 
 def _short(frame: str) -> str:

@@ -1,6 +1,6 @@
 """Bench data, written straight into the bench database with COPY.
 
-One marketplace: a buyer, an API client that allows any buyer, a marketplace-level
+One marketplace: a buyer, an API client that allows any buyer, a buyer-level
 security profile (Shopper, MeAdmin), and a legacy OneTimePassword webhook sender pointing
 at the receiver. Users are buyer users named ``user0000001`` ... with one shared,
 precomputed argon2id hash (hashing a million passwords would take hours and measures
@@ -70,9 +70,10 @@ def seed_marketplace(connection: psycopg.Connection, *, webhook_url: str) -> str
         " created_at) VALUES (%s, 'Shopper', %s, %s, %s, %s)",
         (PROFILE_ID, Jsonb(["Shopper", "MeAdmin"]), Jsonb([]), Jsonb({}), now),
     )
+    # Buyer level: marketplace-level profiles apply to admin users only (as in OrderCloud).
     connection.execute(
-        "INSERT INTO security_profile_assignments (security_profile_id) VALUES (%s)",
-        (PROFILE_ID,),
+        "INSERT INTO security_profile_assignments (security_profile_id, buyer_id) VALUES (%s, %s)",
+        (PROFILE_ID, BUYER_ID),
     )
     connection.execute(
         "INSERT INTO message_senders (id, name, message_types, url, shared_key,"

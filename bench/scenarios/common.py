@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -174,6 +174,10 @@ class Context:
         own = os.getpid()
         groups["bench harness"] = lambda _table: {own}
         return Sampler(groups)
+
+    def warm_up(self, load: Load, seconds: float = 2.0) -> None:
+        """Send ``load`` briefly so pools, caches and lazy imports exist before measuring."""
+        replace(load, seconds=seconds, limit=0, rate=0.0).run()
 
     def measure(self, load: Load, sampler: Sampler, label: str) -> tuple[LoadResult, Usage]:
         """Run one wrk load while the sampler watches; the load and everyone's CPU."""

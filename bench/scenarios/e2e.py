@@ -58,9 +58,32 @@ class Latency:
         return percentile(self.latencies_ms, share)
 
 
-def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str) -> Throughput:
+WARM_UP_REQUESTS = 100
+
+
+def _warm_up(ctx: Context, url: str, path: str) -> None:
+    """A few messages all the way through, so every process has its connections open."""
     assert ctx.receiver is not None
     ctx.receiver.reset()
+    load = Load(
+        url=url + path,
+        kind="otp-request",
+        seconds=60,
+        connections=8,
+        limit=WARM_UP_REQUESTS,
+        client_id=ctx.client_id,
+        # The last users of the population: the measured runs start from user 1.
+        user_start=ctx.users - WARM_UP_REQUESTS + 1,
+        user_count=WARM_UP_REQUESTS,
+    )
+    load.run()
+    ctx.receiver.wait_for(WARM_UP_REQUESTS, timeout=60)
+    ctx.receiver.reset()
+
+
+def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str) -> Throughput:
+    assert ctx.receiver is not None
+    _warm_up(ctx, url, path)
     count = min(REQUESTS, ctx.users)
     load = Load(
         url=url + path,
@@ -249,6 +272,7 @@ def run_e2e(ctx: Context, command: str) -> Report:
     if any(goal.met is False for goal in report.goals):
         ctx.purge()
         with ctx.api() as (url, _api), ctx.worker() as worker:
+            _warm_up(ctx, url, OTP_PATH)
             load = Load(
                 url=url + OTP_PATH,
                 kind="otp-request",

@@ -60,6 +60,8 @@ def measure_intake(ctx: Context) -> IntakeRun:
     ctx.purge()
     with ctx.api() as (url, api), ctx.sampler(api=api) as sampler:
         load = _otp_load(ctx, url)
+        ctx.warm_up(load)
+        ctx.purge()
         otp_max, used = ctx.measure(load, sampler, f"OTP requests flat out, {ctx.users:,} users")
         usage.append(used)
         loads.append(load.describe())
@@ -71,6 +73,7 @@ def measure_intake(ctx: Context) -> IntakeRun:
     ctx.purge()
     with ctx.api(ceiling=True) as (url, api), ctx.sampler(api=api) as sampler:
         load = _noop_load(ctx, url)
+        ctx.warm_up(load)
         noop_max, used = ctx.measure(load, sampler, "no-op JSON POST flat out")
         usage.append(used)
         loads.append(load.describe())
@@ -171,6 +174,7 @@ def run_intake(ctx: Context, command: str) -> Report:
     ]
     if any(goal.met is False for goal in report.goals):
         with ctx.api() as (url, api):
+            ctx.warm_up(_otp_load(ctx, url))
             report.profile = profile_under_load(api, _otp_load(ctx, url), "otp api, flat out")
     ctx.purge()
     return report
