@@ -55,8 +55,32 @@ def machine() -> dict[str, str]:
         "rabbitmq": _run("rabbitmqctl", "-q", "version"),
         "wrk": _run("wrk", "--version").splitlines()[0] if shutil.which("wrk") else "missing",
         "load average (1/5/15 min) at start": f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+        "CPU pressure at start (/proc/pressure/cpu, some)": _cpu_pressure(),
+        "scheduler": _scheduler(),
         "commit": commit,
     }
+
+
+def _cpu_pressure() -> str:
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+    fields = dict(part.split("=") for part in line.split()[1:])
+    return f"{fields.get('avg10', '?')}% (10 s), {fields.get('avg60', '?')}% (60 s)"
+
+
+def _scheduler() -> str:
+    try:
+        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        return "unknown"
+    if autogroup == "1":
+        return (
+            "autogroup on: each session (each started server, each engineer's test run) "
+            "gets an equal share of the cores when they are contended"
+        )
+    return "autogroup off"
 
 
 @dataclass

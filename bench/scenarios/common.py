@@ -178,6 +178,7 @@ class Context:
     def warm_up(self, load: Load, seconds: float = 2.0) -> None:
         """Send ``load`` briefly so pools, caches and lazy imports exist before measuring."""
         replace(load, seconds=seconds, limit=0, rate=0.0).run()
+        time.sleep(1)  # let the requests wrk left in flight finish before measuring
 
     def measure(self, load: Load, sampler: Sampler, label: str) -> tuple[LoadResult, Usage]:
         """Run one wrk load while the sampler watches; the load and everyone's CPU."""

@@ -11,6 +11,7 @@ username (receiver and client share the machine's clock).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,10 @@ class Throughput:
     @property
     def rate(self) -> float:
         return self.delivered / self.seconds if self.seconds else 0.0
+
+
+def _scaled() -> bool:
+    return bool(os.environ.get("BENCH_SCALE"))
 
 
 @dataclass
@@ -84,11 +89,11 @@ def _warm_up(ctx: Context, url: str, path: str) -> None:
 def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str) -> Throughput:
     assert ctx.receiver is not None
     _warm_up(ctx, url, path)
-    count = min(REQUESTS, ctx.users)
+    count = min(round(seconds(REQUESTS) if _scaled() else REQUESTS), ctx.users)
     load = Load(
         url=url + path,
         kind="otp-request",
-        seconds=300,
+        seconds=seconds(180),
         connections=32,
         limit=count,
         client_id=ctx.client_id,
@@ -98,7 +103,7 @@ def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str)
     with sampler.window() as window:
         started_at = time.time()
         intake = load.run()
-        stats = ctx.receiver.wait_for(count, timeout=seconds(240))
+        stats = ctx.receiver.wait_for(count, timeout=seconds(120))
     sampler.sample()
     last = stats["last"] or started_at
     return Throughput(
@@ -250,7 +255,10 @@ def run_e2e(ctx: Context, command: str) -> Report:
     report.goals += [
         Goal(
             "≥ 300 OTPs delivered/s (sustained over ≥ 10,000 requests)",
-            product.rate >= DELIVERED_GOAL and product.delivered >= REQUESTS,
+            # A shortened run (BENCH_SCALE) sends fewer than 10,000: it cannot judge this.
+            None
+            if product.requests < REQUESTS
+            else product.rate >= DELIVERED_GOAL and product.delivered >= REQUESTS,
             f"{product.rate:,.0f} msg/s, {product.delivered:,} delivered of "
             f"{product.requests:,} requested",
         ),
