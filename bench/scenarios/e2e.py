@@ -93,7 +93,7 @@ def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str)
     load = Load(
         url=url + path,
         kind="otp-request",
-        seconds=seconds(180),
+        seconds=seconds(120),
         connections=32,
         limit=count,
         client_id=ctx.client_id,
@@ -103,7 +103,7 @@ def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str)
     with sampler.window() as window:
         started_at = time.time()
         intake = load.run()
-        stats = ctx.receiver.wait_for(count, timeout=seconds(120))
+        stats = ctx.receiver.wait_for(count, timeout=seconds(90))
     sampler.sample()
     last = stats["last"] or started_at
     return Throughput(

@@ -12,6 +12,7 @@ from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
 from bench.scenarios.common import Context, seconds
 from bench.stack import SECRET_KEY
+from core.settings import Settings
 
 TOKEN_PATH = "/oauth/token"
 NOOP_PATH = "/bench/noop-form"
@@ -80,7 +81,7 @@ def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
             connection,
             client_id=ctx.client_id,
             secret_key=SECRET_KEY.encode(),
-            length=int(os.environ.get("OTP_LENGTH", "8")),
+            length=Settings().otp_length,  # the servers run with the default length
             numbers=numbers,
         )
     return _pairs_file(ctx, f"otps-{ctx.users}", pairs)
