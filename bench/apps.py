@@ -15,21 +15,12 @@ Run as ``python -m bench.apps api|token --bind H:P --workers N --threads T``.
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import Any
 
 from flask import Flask, jsonify, request
 
 from cli.serve import serve
 from core.settings import Settings, load_settings
-
-# Where the token handler's app factory lives; the first that imports is used.
-TOKEN_FACTORIES = (
-    ("api.token", "create_token_app"),
-    ("api.token_app", "create_token_app"),
-    ("api.token.app", "create_token_app"),
-    ("api.token", "create_app"),
-)
 
 
 def api_with_noop(settings: Settings) -> Flask:
@@ -53,20 +44,10 @@ def api_with_noop(settings: Settings) -> Flask:
     return app
 
 
-def token_factory() -> Any:
-    for module_name, attribute in TOKEN_FACTORIES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        factory = getattr(module, attribute, None)
-        if factory is not None:
-            return factory
-    raise SystemExit("bench: the token handler's app factory was not found (is it merged?)")
-
-
 def token_with_noop(settings: Settings) -> Flask:
-    app: Flask = token_factory()(settings)
+    from api.token import create_token_app
+
+    app = create_token_app(settings)
 
     @app.post("/bench/noop-form")
     def bench_noop_form() -> Any:
@@ -85,7 +66,14 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     build = api_with_noop if args.app == "api" else token_with_noop
-    serve(lambda: build(settings), bind=args.bind, workers=args.workers, threads=args.threads)
+    serve(
+        lambda: build(settings),
+        service=f"bench-{args.app}",
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        log_format=settings.log_format,
+    )
 
 
 if __name__ == "__main__":
