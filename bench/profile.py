@@ -18,7 +18,8 @@ from pathlib import Path
 from bench.load import Load
 from bench.stack import Started
 
-PROJECT_FILE = re.compile(r"\((?:[^()]*/)?(?:core|api|workers|cli)/[^/()]+\.py:\d+\)$")
+ROOT = str(Path(__file__).resolve().parent.parent)
+PROJECT_FILE = re.compile(r"\(" + re.escape(ROOT) + r"/(?:core|api|workers|cli)/[^()]+\.py:\d+\)$")
 # Leaf frames of threads parked waiting for work: py-spy cannot always tell them from
 # running ones, and they say nothing about where the time of a request goes.
 IDLE_LEAVES = (
@@ -70,16 +71,21 @@ def summarize(collapsed: str, top: int = 20) -> str:
 
 
 def _is_project(frame: str) -> bool:
-    """A frame in this project's own code (not a library that has a ``core/`` too)."""
-    return "site-packages" not in frame and bool(PROJECT_FILE.search(frame))
+    """A frame in this project's own code (py-spy runs with --full-filenames)."""
+    return bool(PROJECT_FILE.search(frame))
 
 
 def _short(frame: str) -> str:
-    # "function (path/to/module.py:123)" → keep the function and the file's tail.
+    # "function (/full/path/to/module.py:123)" → the function and a readable path.
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
-    parts = where.split("/")
-    return f"{name} ({'/'.join(parts[-2:])})" if where else name
+    if where.startswith(ROOT + "/"):
+        where = where.removeprefix(ROOT + "/")
+    elif "site-packages/" in where:
+        where = where.split("site-packages/", 1)[1]
+    else:
+        where = "/".join(where.split("/")[-2:])
+    return f"{name} ({where})" if where else name
 
 
 def profile_under_load(started: Started, load: Load, label: str) -> str:
@@ -101,6 +107,7 @@ def profile_under_load(started: Started, load: Load, label: str) -> str:
                 str(max(2, round(load.seconds) - 2)),
                 "--format",
                 "raw",
+                "--full-filenames",
                 "--rate",
                 "200",
                 "--output",

@@ -124,10 +124,12 @@ def test_report_sets_each_figure_beside_its_ceiling_and_says_which_goals_are_mis
 def test_profile_summary_leaves_out_threads_parked_waiting_for_work() -> None:
     collapsed = "\n".join(
         [
-            "process 1:x;run (/app/core/otp.py:10);hash (/venv/argon2/_password_hasher.py:5) 30",
+            f"process 1:x;run ({ROOT}/core/otp.py:10);"
+            "hash (/v/site-packages/argon2/_password_hasher.py:5) 30",
             "process 1:x;_worker (/usr/lib/python3.11/concurrent/futures/thread.py:81) 70",
         ]
     )
     summary = summarize(collapsed)
     assert summary.startswith("30 busy samples (another 70")
     assert "100.0%  hash (argon2/_password_hasher.py:5)" in summary
+    assert "100.0%  run (core/otp.py:10)" in summary
