@@ -34,7 +34,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP) ## run the benchmarks in bench/ and write bench/results/ (needs PostgreSQL, RabbitMQ, wrk)
-	$(PY) -m pip install --quiet -e '.[bench]'
+	@test -x $(VENV)/bin/py-spy || $(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench
 
 clean: ## remove the venv and caches

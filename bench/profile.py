@@ -79,10 +79,10 @@ def _short(frame: str) -> str:
     # "function (/full/path/to/module.py:123)" → the function and a readable path.
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
-    if where.startswith(ROOT + "/"):
-        where = where.removeprefix(ROOT + "/")
-    elif "site-packages/" in where:
+    if "site-packages/" in where:
         where = where.split("site-packages/", 1)[1]
+    elif where.startswith(ROOT + "/"):
+        where = where.removeprefix(ROOT + "/")
     else:
         where = "/".join(where.split("/")[-2:])
     return f"{name} ({where})" if where else name
