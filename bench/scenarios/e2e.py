@@ -11,12 +11,12 @@ username (receiver and client share the machine's clock).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from bench.load import Load, LoadResult
 from bench.procstat import Sampler
@@ -117,39 +117,77 @@ def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str)
 
 
 async def _paced_requests(
-    url: str, client_id: str, users: range, rate: float
+    url: str, client_id: str, users: range, rate: float, connections: int = 32
 ) -> tuple[dict[str, float], int]:
-    """Open loop: request i leaves at start + i/rate whatever the answers do."""
+    """Open loop: request i is due at start + i/rate whatever the answers do.
+
+    A raw HTTP/1.1 client on kept-alive connections (an HTTP library's pool costs more
+    CPU than the service it measures here). A request's time is when it was *due*, so a
+    request that waited for a free connection counts that wait in its latency.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    due: asyncio.Queue[tuple[str, float] | None] = asyncio.Queue()
     sent_at: dict[str, float] = {}
     accepted = 0
 
-    async def one(client: httpx.AsyncClient, name: str) -> None:
+    async def connection() -> None:
         nonlocal accepted
-        sent_at[name] = time.time()
-        body = {"ClientID": client_id, "Username": name}
-        for attempt in range(2):
-            try:
-                answer = await client.post(url, json=body)
-            except httpx.TransportError:
-                # A kept-alive connection the server closed while idle: send it again
-                # (on a new connection); its latency still counts from the first send.
-                if attempt:
-                    return
-                continue
-            accepted += answer.status_code == 204
-            return
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while (job := await due.get()) is not None:
+                name, at = job
+                sent_at[name] = at
+                body = json.dumps({"ClientID": client_id, "Username": name}).encode()
+                for attempt in range(2):
+                    try:
+                        writer.write(_post(parts.path, host, body))
+                        status = await _read_status(reader)
+                        break
+                    except (ConnectionError, asyncio.IncompleteReadError):
+                        # The server closed this kept-alive connection: reopen, resend once.
+                        writer.close()
+                        reader, writer = await asyncio.open_connection(host, port)
+                        status = 0
+                        if attempt:
+                            raise
+                accepted += status == 204
+        finally:
+            writer.close()
 
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-        start = time.monotonic()
-        tasks = []
-        for index, number in enumerate(users):
-            delay = start + index / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(client, username(number))))
-        await asyncio.gather(*tasks)
+    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    start = time.monotonic()
+    wall_start = time.time()
+    for index, number in enumerate(users):
+        delay = start + index / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due.put_nowait((username(number), wall_start + index / rate))
+    for _ in workers:
+        due.put_nowait(None)
+    await asyncio.gather(*workers)
     return sent_at, accepted
+
+
+def _post(path: str, host: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def _read_status(reader: asyncio.StreamReader) -> int:
+    """Read one response (head and body); its status code."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, _, headers = head.partition(b"\r\n")
+    length = 0
+    for line in headers.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return int(status_line.split()[1])
 
 
 def _latency(ctx: Context, url: str, path: str, sampler: Sampler, label: str) -> Latency:
