@@ -192,6 +192,9 @@ async def _read_status(reader: asyncio.StreamReader) -> int:
 
 def _latency(ctx: Context, url: str, path: str, sampler: Sampler, label: str) -> Latency:
     assert ctx.receiver is not None
+    # The throughput run may have left a backlog: latency is measured on empty queues.
+    ctx.purge()
+    time.sleep(3)  # what the workers had prefetched is delivered meanwhile
     ctx.receiver.reset()
     total = int(LATENCY_RATE * seconds(20))
     users = range(1, min(total, ctx.users) + 1)
