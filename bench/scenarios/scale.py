@@ -79,12 +79,12 @@ def run_scale(ctx: Context, command: str) -> Report:
             )
         )
     report.usage += large_intake.usage + large_token.usage
-    report.notes.append(
+    report.notes += [
         "A goal is judged on the cost relative to the no-op ceiling measured beside each "
         "figure (the ceiling absorbs changes in the machine's load between the two runs); "
         "the raw cost is shown next to it.",
         "The OTP request endpoint reads no user (the worker does the matching), so its "
         "difference between the two populations is a control: it shows how much this "
-        "machine's noise alone moves a figure between two runs."
-    )
+        "machine's noise alone moves a figure between two runs.",
+    ]
     return report
