@@ -23,7 +23,7 @@ lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP) ## mypy --strict on core, api, workers, cli
+typecheck: $(STAMP) ## mypy --strict on core, api, workers, cli, bench
 	$(VENV)/bin/mypy
 
 test: lint typecheck ## lint, type-check, then the whole test suite on real PostgreSQL and RabbitMQ
@@ -33,7 +33,8 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) ## run the benchmarks in bench/ and write bench/results/
+bench: $(STAMP) ## run the benchmarks in bench/ and write bench/results/ (needs PostgreSQL, RabbitMQ, wrk)
+	@test -x $(VENV)/bin/py-spy || $(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench
 
 clean: ## remove the venv and caches
