@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,21 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
+# This project's machines run both services locally (OPERATIONS.md); a bare `make test` there
+# uses them, as `.ci/run` does, without any variable set.
+LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LOCAL_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _local_service(url: str, port: int) -> str | None:
+    """``url`` when something answers on 127.0.0.1:``port``, else None."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return None
+    return url
+
+
 def _docker_available() -> bool:
     if shutil.which("docker") is None:
         return False
@@ -42,7 +58,7 @@ def _docker_available() -> bool:
 @contextlib.contextmanager
 def postgres_server_url() -> Iterator[str]:
     """A SQLAlchemy URL of a PostgreSQL server the tests may create databases on."""
-    url = os.environ.get("OTP_TEST_DATABASE_URL")
+    url = os.environ.get("OTP_TEST_DATABASE_URL") or _local_service(LOCAL_DATABASE_URL, 5432)
     if url:
         yield url
         return
@@ -56,7 +72,7 @@ def postgres_server_url() -> Iterator[str]:
 
 @contextlib.contextmanager
 def rabbitmq_server_url() -> Iterator[str]:
-    url = os.environ.get("OTP_TEST_BROKER_URL")
+    url = os.environ.get("OTP_TEST_BROKER_URL") or _local_service(LOCAL_BROKER_URL, 5672)
     if url:
         yield url
         return
