@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from tests.reliability.cluster import ServiceProcess, service_env
 from tests.reliability.faults import FaultProxy, proxied
 from tests.reliability.leaks import Leak, ScanReport, scan_database, scan_logs, scan_queues
+from tests.reliability.marketplace import Marketplace, seed_marketplace
 from tests.reliability.receiver import WebhookReceiver, new_signing_key
 
 FIGURES_ENV = "OTP_RELIABILITY_FIGURES"
@@ -141,16 +142,68 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield running_receiver
 
 
-@pytest.fixture
-def env_for(jwt_private_key: str) -> Any:
-    """``env_for(database_url, broker_url, **OTP_overrides)``: a service process environment."""
+@dataclass
+class Rig:
+    """Everything a fault test needs, in one fixture."""
 
-    def build(database_url: str, broker_url: str, **overrides: str) -> dict[str, str]:
+    engine: Engine
+    database_url: str
+    broker_url: str
+    database_proxy: FaultProxy
+    broker_proxy: FaultProxy
+    receiver: WebhookReceiver
+    leak_guard: LeakGuard
+    figures: Figures
+    jwt_private_key: str
+
+    def env(
+        self, *, proxied_database: bool = True, proxied_broker: bool = True, **overrides: str
+    ) -> dict[str, str]:
+        """A service process environment; through the fault proxies unless told otherwise."""
         return service_env(
-            database_url=database_url,
-            broker_url=broker_url,
-            jwt_private_key=jwt_private_key,
+            database_url=self.database_proxy.url_for(self.database_url)
+            if proxied_database
+            else self.database_url,
+            broker_url=self.broker_proxy.url_for(self.broker_url)
+            if proxied_broker
+            else self.broker_url,
+            jwt_private_key=self.jwt_private_key,
             **overrides,
         )
 
-    return build
+    def seed(
+        self, *, users: int, prefix: str, webhook_url: str | None = None, **options: Any
+    ) -> Marketplace:
+        return seed_marketplace(
+            self.engine,
+            webhook_url=webhook_url or self.receiver.url,
+            signing_key=self.receiver.signing_key,
+            users=users,
+            prefix=prefix,
+            **options,
+        )
+
+
+@pytest.fixture
+def rig(  # noqa: PLR0917 - pytest passes fixtures as parameters; this one bundles them
+    committed_db: Engine,
+    database_url: str,
+    clean_broker: str,
+    database_proxy: tuple[FaultProxy, str],
+    broker_proxy: tuple[FaultProxy, str],
+    receiver: WebhookReceiver,
+    leak_guard: LeakGuard,
+    figures: Figures,
+    jwt_private_key: str,
+) -> Rig:
+    return Rig(
+        engine=committed_db,
+        database_url=database_url,
+        broker_url=clean_broker,
+        database_proxy=database_proxy[0],
+        broker_proxy=broker_proxy[0],
+        receiver=receiver,
+        leak_guard=leak_guard,
+        figures=figures,
+        jwt_private_key=jwt_private_key,
+    )

@@ -113,6 +113,24 @@ def list_queues(broker_url: str) -> list[str]:
     return [f"{queue}{suffix}" for queue in ALL_QUEUES for suffix in ("", ".DQ", ".XQ")]
 
 
+def queue_depths(broker_url: str, queues: Iterable[str]) -> dict[str, int]:
+    """Ready messages per queue (0 for a queue that does not exist)."""
+    depths: dict[str, int] = {}
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        for queue in queues:
+            channel = connection.channel()
+            try:
+                depths[queue] = channel.queue_declare(queue, passive=True).method.message_count
+            except pika.exceptions.ChannelClosedByBroker:
+                depths[queue] = 0
+                continue
+            channel.close()
+    finally:
+        connection.close()
+    return depths
+
+
 def scan_queues(broker_url: str, codes: Iterable[str]) -> tuple[list[Leak], ScanReport]:
     """Read every message of every queue without consuming it (unacked, then requeued).
 

@@ -54,9 +54,11 @@ class ReceivedWebhook:
     request_id: str
     username: str
     code: str
+    expires_at: str  # EventBody.ExpiresAt, ISO 8601
     status: int
     signature_valid: bool
-    received_at: float
+    received_at: float  # time.monotonic()
+    received_wall: float  # time.time(), to compare with ExpiresAt
 
 
 @dataclass
@@ -81,6 +83,20 @@ class WebhookLedger:
     def accepted_request_ids(self) -> set[str]:
         return {hits[0].request_id for hits in self.accepted().values()}
 
+    def accepted_usernames(self) -> set[str]:
+        return {hits[0].username for hits in self.accepted().values()}
+
+    def duplicates(self) -> int:
+        """2xx-answered attempts beyond the first for the same ``webhook-id``."""
+        return sum(len(hits) - 1 for hits in self.accepted().values())
+
+    def codes_by_username(self) -> dict[str, set[str]]:
+        """Every code any attempt carried, per username: one each, or a second was issued."""
+        codes: dict[str, set[str]] = {}
+        for attempt in self.snapshot():
+            codes.setdefault(attempt.username, set()).add(attempt.code)
+        return codes
+
     def codes(self) -> set[str]:
         return {attempt.code for attempt in self.snapshot() if attempt.code}
 
@@ -103,6 +119,7 @@ class WebhookReceiver:
         self.signing_key = signing_key
         self.policy: Policy = policy or always()
         self.ledger = WebhookLedger()
+        self._seen: Counter[str] = Counter()
         self._verifier = Webhook(signing_key)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -138,7 +155,8 @@ class WebhookReceiver:
             pass
         event = document.get("EventBody") or {}
         with self.ledger.lock:
-            seen = sum(1 for a in self.ledger.attempts if a.webhook_id == webhook_id)
+            seen = self._seen[webhook_id]
+            self._seen[webhook_id] += 1
         status = self.policy(webhook_id, seen)
         with self.ledger.lock:
             self.ledger.attempts.append(
@@ -147,9 +165,11 @@ class WebhookReceiver:
                     request_id=str(document.get("OcLogIdHeader") or ""),
                     username=str(event.get("Username") or ""),
                     code=str(event.get("OneTimePassword") or ""),
+                    expires_at=str(event.get("ExpiresAt") or ""),
                     status=status,
                     signature_valid=signature_valid,
                     received_at=time.monotonic(),
+                    received_wall=time.time(),
                 )
             )
         return status
