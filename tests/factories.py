@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.codes import derive_code, lookup_hash, new_nonce
-from core.ids import new_client_id, new_uuid
+from core.ids import new_client_id
 from core.models import (
     ADMIN,
     BUYER,
@@ -20,7 +18,6 @@ from core.models import (
     DeliveryConfig,
     MessageSender,
     MessageSenderAssignment,
-    OneTimePassword,
     SecurityProfile,
     SecurityProfileAssignment,
     User,
@@ -149,34 +146,6 @@ def make_delivery_config(
     session.add(config)
     session.flush()
     return config
-
-
-def make_otp(
-    session: Session,
-    *,
-    user: User,
-    client: ApiClient,
-    secret_key: bytes,
-    lifetime: int = 600,
-    length: int = 8,
-) -> tuple[OneTimePassword, str]:
-    """An outstanding OTP row for ``user`` on ``client``, and the code the user would type."""
-    nonce = new_nonce()
-    code = derive_code(secret_key, nonce, length)
-    now = datetime.now(UTC)
-    otp = OneTimePassword(
-        id=new_uuid(),
-        user_id=user.id,
-        client_id=client.id,
-        request_id=new_uuid(),
-        nonce=nonce,
-        lookup_hash=lookup_hash(secret_key, user_id=user.id, client_id=client.id, code=code),
-        created_at=now,
-        expires_at=now + timedelta(seconds=lifetime),
-    )
-    session.add(otp)
-    session.flush()
-    return otp, code
 
 
 def make_users(session: Session, count: int, *, buyer: Buyer, prefix: str) -> list[User]:

@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from tests.reliability.cluster import ServiceProcess
 from tests.reliability.faults import FaultProxy
 
+READY_LINE = "ready for action"  # what a Dramatiq worker process logs once it consumes
+
 
 class WorkerKiller:
-    """SIGKILL the workers in turn every ``every`` seconds and start each again at once.
+    """SIGKILL the workers in turn and start each again at once, as an orchestrator would.
 
-    With two or more workers some worker is always up, as in a deployment whose
-    orchestrator restarts crashed pods; with one the queue simply waits for the restart.
+    Each victim is killed ``every`` seconds after it reported ready, so every incarnation
+    does some work before it dies (on a loaded machine booting can take longer than
+    ``every``, and killing a worker that never consumed proves nothing). With two or more
+    workers some worker is always up.
     """
 
     def __init__(self, workers: list[ServiceProcess], *, every: float, max_kills: int) -> None:
@@ -27,8 +31,13 @@ class WorkerKiller:
 
     def _run(self) -> None:
         turn = 0
-        while not self._stop.wait(self.every) and self.kills < self.max_kills:
+        while self.kills < self.max_kills and not self._stop.is_set():
             victim = self.workers[turn % len(self.workers)]
+            while not victim.current_log_contains(READY_LINE):
+                if self._stop.wait(0.2):
+                    return
+            if self._stop.wait(self.every):
+                return
             victim.kill()
             victim.start()
             self.kills += 1

@@ -111,6 +111,10 @@ class ServiceProcess:
     def output(self) -> str:
         return "\n".join(path.read_text(errors="replace") for path in self.log_paths)
 
+    def current_log_contains(self, text: str) -> bool:
+        """Whether the running incarnation has logged ``text`` yet."""
+        return bool(self.log_paths) and text in self.log_paths[-1].read_text(errors="replace")
+
 
 @dataclass
 class HttpService(ServiceProcess):

@@ -46,7 +46,7 @@ def seed_marketplace(
         make_profile(
             session,
             roles=SHOPPER_ROLES,
-            marketplace=True,
+            buyer=buyer,
             password_config={
                 "AllowedFailedAttempts": allowed_failed_attempts,
                 "LockoutDuration": 2,

@@ -17,13 +17,13 @@ def otps_per_username(engine: Engine) -> Counter[str]:
             .join(OneTimePassword, OneTimePassword.user_id == User.id)
             .group_by(User.username)
         )
-        return Counter(dict(rows.tuples().all()))
+        return Counter({str(key): int(count) for key, count in rows})
 
 
 def delivery_statuses(engine: Engine) -> Counter[str]:
     with Session(engine) as session:
         rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
-        return Counter(dict(rows.tuples().all()))
+        return Counter({str(key): int(count) for key, count in rows})
 
 
 def delivery_attempts(engine: Engine) -> list[int]:

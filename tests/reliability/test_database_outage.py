@@ -8,6 +8,7 @@ import time
 from sqlalchemy.orm import Session
 
 from core.broker import REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.models import Buyer
 from tests.factories import make_user
 from tests.reliability.chaos import Outage
 from tests.reliability.cluster import http_service, running, worker_service
@@ -24,7 +25,12 @@ def test_token_requests_fail_cleanly_while_the_database_is_down_and_succeed_afte
 ) -> None:
     market = rig.seed(users=0, prefix="dbtoken")
     with Session(rig.engine) as session, session.begin():
-        user = make_user(session, username="dbtoken-user", password=PASSWORD)
+        user = make_user(
+            session,
+            buyer=session.get_one(Buyer, market.buyer_id),
+            username="dbtoken-user",
+            password=PASSWORD,
+        )
         username = user.username
     token = http_service("token", rig.env(proxied_broker=False), workers=2, threads=4)
     rig.leak_guard.watch(token)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import defaultdict
 
 from tests.reliability.cluster import http_service, running
 from tests.reliability.conftest import Rig
 from tests.reliability.load import Answer, Load, otp_request
+from tests.reliability.scale import scaled
 
-# The issue's figure. The medians are recorded, never asserted: tests do not time things.
-REPEATS = int(os.environ.get("OTP_RELIABILITY_ENUM_REPEATS", "1000"))
+# The issue asks for 1,000 a case. Medians are recorded, never asserted: tests do not time.
+REPEATS = scaled(full=1000, ci=200)
 
 
 def test_unknown_single_and_multi_user_requests_get_identical_answers(rig: Rig) -> None:
@@ -32,8 +32,9 @@ def test_unknown_single_and_multi_user_requests_get_identical_answers(rig: Rig) 
             for case, body in cases.items():
                 answers[case].append(load.call(f"{case}{n}", otp_request(body)))
 
-    # Headers whose value changes from one request to the next (Date) are not compared;
-    # every other header, the status and the body must be the same everywhere.
+    # Headers whose value changes from one request to the next (Date, the correlation
+    # id) are compared by length only; every other header, the status and the body must
+    # be byte-for-byte the same everywhere.
     varying = {
         name
         for case_answers in answers.values()
@@ -43,7 +44,12 @@ def test_unknown_single_and_multi_user_requests_get_identical_answers(rig: Rig) 
 
     def shape(answer: Answer) -> tuple[int, tuple[str, ...], tuple[tuple[str, str], ...], bytes]:
         names = tuple(sorted(answer.headers))
-        fixed = tuple(sorted((k, v) for k, v in answer.headers.items() if k not in varying))
+        fixed = tuple(
+            sorted(
+                (k, v if k not in varying else f"<{len(v)} chars>")
+                for k, v in answer.headers.items()
+            )
+        )
         return answer.status, names, fixed, answer.body
 
     shapes = {
@@ -61,7 +67,7 @@ def test_unknown_single_and_multi_user_requests_get_identical_answers(rig: Rig) 
         varying_headers=sorted(varying),
     )
 
-    assert varying <= {"date"}, varying
+    assert varying <= {"date", "x-request-id"}, varying
     assert all(len(found) == 1 for found in shapes.values()), shapes
     assert shapes["unknown"] == shapes["single"] == shapes["multi"]
     status, _names, _headers, body = next(iter(shapes["unknown"]))

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import ApiClient, OneTimePassword, User
+from core.models import ApiClient, Buyer, OneTimePassword, User
+from core.settings import load_settings
 from tests.factories import make_otp, make_user
 from tests.reliability.cluster import SERVICE_SECRET_KEY, http_service, running
 from tests.reliability.conftest import Rig
 from tests.reliability.load import Answer, Load, token_request
+from tests.reliability.scale import scaled
 
-ROUNDS = int(os.environ.get("OTP_RELIABILITY_RACE_ROUNDS", "200"))
+ROUNDS = scaled(full=200, ci=40)
 CONTENDERS = 20
 WRONG_GUESSES = 100
 THRESHOLD = 10
 PASSWORD = "the right password"
+# The OTP-relevant settings the token process runs with (same key, default length).
+SERVICE_SETTINGS = load_settings({"OTP_SECRET_KEY": SERVICE_SECRET_KEY})
 
 
 def _error_code(answer: Answer) -> str:
@@ -28,6 +32,7 @@ def _error_code(answer: Answer) -> str:
     return str(json.loads(answer.body)["Errors"][0]["ErrorCode"])
 
 
+@pytest.mark.timeout(scaled(full=1800, ci=300))
 def test_twenty_concurrent_logins_with_one_otp_succeed_exactly_once_in_every_round(
     rig: Rig,
 ) -> None:
@@ -37,9 +42,7 @@ def test_twenty_concurrent_logins_with_one_otp_succeed_exactly_once_in_every_rou
         issued = []
         for name in market.usernames:
             user = session.get_one(User, market.user_ids[name])
-            _otp, code = make_otp(
-                session, user=user, client=client, secret_key=SERVICE_SECRET_KEY.encode()
-            )
+            _otp, code = make_otp(session, user, client, SERVICE_SETTINGS)
             issued.append((name, code))
     rig.leak_guard.saw_codes(code for _name, code in issued)
     token = http_service(
@@ -85,11 +88,14 @@ def test_a_hundred_concurrent_wrong_guesses_lock_the_account_at_exactly_the_thre
 ) -> None:
     market = rig.seed(users=0, prefix="lock", allowed_failed_attempts=THRESHOLD)
     with Session(rig.engine) as session, session.begin():
-        user = make_user(session, username="lock-target", password=PASSWORD)
-        client = session.get_one(ApiClient, market.client_id)
-        _otp, code = make_otp(
-            session, user=user, client=client, secret_key=SERVICE_SECRET_KEY.encode()
+        user = make_user(
+            session,
+            buyer=session.get_one(Buyer, market.buyer_id),
+            username="lock-target",
+            password=PASSWORD,
         )
+        client = session.get_one(ApiClient, market.client_id)
+        _otp, code = make_otp(session, user, client, SERVICE_SETTINGS)
         user_id = user.id
     rig.leak_guard.saw_codes([code])
     token = http_service(

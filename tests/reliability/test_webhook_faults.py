@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import pytest
+
 from core.broker import WEBHOOK_QUEUE
 from tests.reliability.cluster import http_service, running, wait_for, worker_service
 from tests.reliability.conftest import Rig
@@ -71,6 +73,7 @@ def test_a_subscriber_failing_half_the_time_receives_every_message_before_it_exp
     assert delivery_statuses(rig.engine) == {"delivered": FLAKY_REQUESTS}
 
 
+@pytest.mark.timeout(SHORTEST_LIFETIME + 300)
 def test_a_subscriber_down_past_the_otp_lifetime_ends_in_expired_with_no_retries_after(
     rig: Rig,
 ) -> None:

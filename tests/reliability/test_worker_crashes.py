@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import time
 
-from core.broker import REQUESTS_QUEUE, WEBHOOK_QUEUE
+import pytest
+
 from tests.reliability.chaos import WorkerKiller
 from tests.reliability.cluster import http_service, running, wait_for, worker_service
 from tests.reliability.conftest import Rig
 from tests.reliability.load import Load, otp_request
 from tests.reliability.observe import delivery_statuses, otps_per_username
+from tests.reliability.scale import scaled
 
-# The issue's figure; OTP_RELIABILITY_CRASH_REQUESTS scales it for a quick local run.
-REQUESTS = int(os.environ.get("OTP_RELIABILITY_CRASH_REQUESTS", "2000"))
+# The issue asks for 2,000; CI runs fewer (tests/reliability/scale.py).
+REQUESTS = scaled(full=2000, ci=300)
 KILL_EVERY_SECONDS = 3.0
 DELIVERY_TIMEOUT = 240.0
 
 
+@pytest.mark.timeout(scaled(full=1800, ci=600))
 def test_every_request_is_delivered_with_one_code_while_workers_are_sigkilled(
     rig: Rig,
 ) -> None:
@@ -25,13 +27,9 @@ def test_every_request_is_delivered_with_one_code_while_workers_are_sigkilled(
     env = rig.env()
     receiver = rig.receiver
     api = http_service("api", env, workers=2, threads=8)
-    # Fan-out and webhook delivery in separate processes, two of each, as ops would run them.
-    workers = [
-        worker_service(env, queues=(REQUESTS_QUEUE,), threads=4),
-        worker_service(env, queues=(WEBHOOK_QUEUE,), threads=8),
-        worker_service(env, queues=(REQUESTS_QUEUE,), threads=4),
-        worker_service(env, queues=(WEBHOOK_QUEUE,), threads=8),
-    ]
+    # Two workers on every queue, killed in turn: one is always up, the other is dying or
+    # booting, and a kill lands while both fan-out and delivery messages are in flight.
+    workers = [worker_service(env, threads=8), worker_service(env, threads=8)]
     rig.leak_guard.watch(api, *workers)
     wanted = set(market.usernames)
     began = time.monotonic()
