@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from api.admin import register_admin
 from api.errors import register_error_handlers
 from api.health import health
+from api.me import me
+from api.observability import install_observability
+from api.openapi import openapi, registry_of
+from api.otp_requests import otp_requests
 from api.runtime import attach_runtime
+from api.token.schemas import token_operations
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
@@ -22,5 +29,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     attach_runtime(app, runtime)
     register_error_handlers(app)
+    install_observability(app, "api")
     app.register_blueprint(health)
+    app.register_blueprint(otp_requests)
+    app.register_blueprint(openapi)
+    app.register_blueprint(me)
+    register_admin(app, runtime)
+    registry_of(app).add(*token_operations())
+    if runtime.settings.trusted_proxies:
+        # request.remote_addr becomes the address that many hops from the right of
+        # X-Forwarded-For; without trusted proxies the header is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=runtime.settings.trusted_proxies)  # type: ignore[method-assign]
     return app

@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from core.errors import DomainError, ServiceUnavailable, TooManyRequests
+from core.errors import DomainError, ServiceUnavailable, TokenRequestError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(error.status, error.error_code, error.message, error.data)
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.retry_after)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="otp-service"'  # RFC 6750
         return response
 
     @app.errorhandler(ServiceUnavailable)
@@ -66,3 +69,34 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected_error(error: Exception) -> Response:
         log.exception("unhandled error")
         return error_response(500, "InternalError", "An unexpected error occurred.")
+
+
+def token_error_response(error: TokenRequestError) -> Response:
+    """The token handler's refusal: RFC 6749's body and OrderCloud's ``Errors`` together."""
+    response = jsonify(
+        {
+            "error": error.oauth_error,
+            "error_description": error.message,
+            "Errors": [{"ErrorCode": error.error_code, "Message": error.message}],
+        }
+    )
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_token_error_handlers(app: Flask) -> None:
+    """The api's handlers, plus the OAuth body for token refusals."""
+    register_error_handlers(app)
+    app.register_error_handler(TokenRequestError, token_error_response)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Response:
+        # Only the driver's first line: the statement and its parameters stay out of logs.
+        reason = str(error.orig or "").strip().splitlines()
+        log.warning("database unavailable: %s", reason[0] if reason else "no answer")
+        response = error_response(
+            503, "ServiceUnavailable", "The service is temporarily unavailable; retry shortly."
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

@@ -6,12 +6,28 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, jsonify
 
+from api.openapi import Operation, document
 from api.runtime import current_runtime
 from core.broker import check_broker
 from core.db import check_database
 from core.errors import ServiceUnavailable
 
 health = Blueprint("health", __name__)
+document(
+    health,
+    Operation(
+        "/healthz", "get", "Liveness: the process answers", "Operations", errors=(), secured=False
+    ),
+    Operation(
+        "/readyz",
+        "get",
+        "Readiness: database and broker reachable (503 otherwise)",
+        "Operations",
+        responses={200: None, 503: None},
+        errors=(),
+        secured=False,
+    ),
+)
 
 
 @health.get("/healthz")

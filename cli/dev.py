@@ -52,17 +52,30 @@ def _write_private(path: Path, content: str) -> None:
         handle.write(content)
 
 
+TOKEN_PATH_PREFIXES = ("/oauth/", "/.well-known/")
+
+
 def build_dev_wsgi(runtime: Runtime) -> Any:
     """One WSGI app: token routes to the token handler, everything else to the api."""
     from api import create_app
+    from api.token import create_token_app
 
-    return create_app(runtime=runtime)
+    api_app = create_app(runtime=runtime)
+    token_app = create_token_app(runtime=runtime)
+
+    def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        app = token_app if path.startswith(TOKEN_PATH_PREFIXES) else api_app
+        return app(environ, start_response)
+
+    return dispatch
 
 
 def run_dev(*, port: int) -> int:
     from werkzeug.serving import run_simple
 
     import migrations
+    from workers.setup import start_dev_worker
 
     folder = Path(os.environ.get("OTP_DEV_DIR", ".otp-dev")).resolve()
     settings = dev_settings(folder)
@@ -70,6 +83,12 @@ def run_dev(*, port: int) -> int:
     assert settings.database_url is not None
     migrations.upgrade(settings.database_url)
     runtime = Runtime(settings)
+    # The workers run as threads on the same in-process broker the api publishes to.
+    worker = start_dev_worker(runtime)
     print(f"otp dev: serving on http://127.0.0.1:{port} (data in {folder})", file=sys.stderr)
-    run_simple("127.0.0.1", port, build_dev_wsgi(runtime), threaded=True, use_reloader=False)
+    try:
+        run_simple("127.0.0.1", port, build_dev_wsgi(runtime), threaded=True, use_reloader=False)
+    finally:
+        worker.stop(timeout=5000)
+        runtime.close()
     return 0

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from core.broker import ALL_QUEUES
 from core.errors import ServiceUnavailable, SettingsError
 from core.settings import Settings, load_settings
 
@@ -32,18 +33,79 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
-    from api import create_app
     from cli.serve import serve
 
     settings.require("database_url", "broker_url", "secret_key", "jwt_private_key")
-    serve(lambda: create_app(settings), bind=args.bind, workers=args.workers, threads=args.threads)
+
+    def build_app() -> object:
+        # Imported in the worker, after serve() set up the metrics directory.
+        from api import create_app
+
+        return create_app(settings)
+
+    serve(
+        build_app,
+        service="api",
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        log_format=settings.log_format,
+    )
     return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.serve import serve
+    from core.tokens import TokenKeys
+
+    settings.require("database_url", "secret_key", "jwt_private_key")
+    TokenKeys(settings)  # a bad signing key stops here with one line, before any worker forks
+
+    def build_app() -> object:
+        # Imported in the worker, after serve() set up the metrics directory.
+        from api.token import create_token_app
+
+        return create_token_app(settings)
+
+    serve(
+        build_app,
+        service="token",
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        log_format=settings.log_format,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.worker import run_worker
+
+    return run_worker(settings, queues=args.queues, processes=args.processes, threads=args.threads)
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cli.dev import run_dev
 
     return run_dev(port=args.port)
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.maintenance import purge
+
+    purge(settings, batch_size=args.batch_size)
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.maintenance import list_dead_letters, replay_dead_letters
+
+    queues = [args.queue] if args.queue else None
+    if args.action == "list":
+        list_dead_letters(settings, queues=queues, limit=args.limit or 100)
+    else:
+        replay_dead_letters(settings, queues=queues, limit=args.limit)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +128,44 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the api app under gunicorn")
     _add_server_options(api, "127.0.0.1:8000")
     api.set_defaults(run=cmd_api)
+
+    token = commands.add_parser("token", help="serve the token handler under gunicorn")
+    _add_server_options(token, "127.0.0.1:8001")
+    token.set_defaults(run=cmd_token)
+
+    purge = commands.add_parser("purge", help="delete expired OTPs and old audit events")
+    purge.add_argument("--batch-size", type=_positive, default=1000, help="rows per transaction")
+    purge.set_defaults(run=cmd_purge)
+
+    dead = commands.add_parser("dead-letters", help="list or replay dead-lettered messages")
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument("--queue", choices=ALL_QUEUES, help="one OTP queue (default: all)")
+    dead.add_argument("--limit", type=_positive, help="at most N (list: default 100)")
+    dead.set_defaults(run=cmd_dead_letters)
+
+    worker = commands.add_parser("worker", help="Dramatiq workers (all OTP queues by default)")
+    worker.add_argument(
+        "--queues",
+        nargs="+",
+        choices=ALL_QUEUES,
+        default=list(ALL_QUEUES),
+        metavar="QUEUE",
+        help=f"queues to consume (default: all of {', '.join(ALL_QUEUES)})",
+    )
+    worker.add_argument("--processes", type=_positive, default=2, help="worker processes")
+    worker.add_argument("--threads", type=_positive, default=8, help="threads per process")
+    worker.set_defaults(run=cmd_worker)
     return parser
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_server_options(parser: argparse.ArgumentParser, bind: str) -> None:

@@ -7,12 +7,15 @@ never imports them.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import dramatiq
 import pika
 import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 
+from core.correlation import CorrelationMiddleware
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 
@@ -22,14 +25,46 @@ EMAIL_QUEUE = "otp.deliveries.email"
 CONSOLE_QUEUE = "otp.deliveries.console"
 ALL_QUEUES = (REQUESTS_QUEUE, WEBHOOK_QUEUE, EMAIL_QUEUE, CONSOLE_QUEUE)
 
+# pika's defaults (10 s connect, 15 s handshake, no limit while RabbitMQ blocks publishers)
+# would hold an api request for a minute when the broker is down, because dramatiq retries
+# an enqueue six times. These bound each attempt; a value in the URL's query wins.
+CONNECTION_DEFAULTS = {
+    "connection_attempts": "1",
+    "socket_timeout": "2",
+    "stack_timeout": "3",
+    "blocked_connection_timeout": "5",
+}
+
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
-    """RabbitMQ with publisher confirms; the in-process StubBroker in dev mode."""
+    """RabbitMQ with publisher confirms; the in-process StubBroker in dev mode.
+
+    Every broker carries the correlation id of the request or message being handled into
+    the messages it enqueues (``core.correlation``).
+    """
+    broker: dramatiq.Broker
     if settings.dev_mode and not settings.broker_url:
-        return StubBroker()
-    settings.require("broker_url")
-    assert settings.broker_url is not None
-    return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
+        broker = StubBroker()
+    else:
+        settings.require("broker_url")
+        assert settings.broker_url is not None
+        broker = RabbitmqBroker(
+            url=with_connection_defaults(settings.broker_url), confirm_delivery=True
+        )
+    broker.add_middleware(CorrelationMiddleware())
+    return broker
+
+
+def with_connection_defaults(broker_url: str) -> str:
+    """The URL (or ``;``-separated URLs) with :data:`CONNECTION_DEFAULTS` for unset keys."""
+    return ";".join(_one_with_defaults(url) for url in broker_url.split(";"))
+
+
+def _one_with_defaults(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    merged = {**CONNECTION_DEFAULTS, **query}
+    return urlunsplit(parts._replace(query=urlencode(merged)))
 
 
 def check_broker(broker: dramatiq.Broker, broker_url: str | None) -> None:

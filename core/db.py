@@ -17,13 +17,19 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """An engine for PostgreSQL (psycopg 3, pooled) or SQLite (dev mode)."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # hide_parameters: a failed statement's error (and so its log line) never carries the
+    # bound values, among them OTP nonces and password hashes.
     return create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -40,3 +40,9 @@ class OtpRequested(BaseModel):
             return cls.model_validate(payload)
         except ValidationError as error:
             raise InvalidRequest("malformed OtpRequested event", data=str(error)) from None
+
+
+# The delivery actors, one per channel queue (core.broker): the fan-out publishes by name.
+DELIVER_WEBHOOK_ACTOR = "deliver_webhook"
+DELIVER_EMAIL_ACTOR = "deliver_email"
+DELIVER_CONSOLE_ACTOR = "deliver_console"

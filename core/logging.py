@@ -1,16 +1,43 @@
-"""Log lines as JSON objects (production) or text (dev), configured once per process."""
+"""Log lines as JSON objects (production) or text (dev), configured once per process.
+
+Every record carries ``correlation_id`` (``core.correlation``). Extra fields whose name
+says they hold a secret (password, code, otp, shared key, token, authorization...) are
+replaced by ``[redacted]`` before any formatter sees them: a last line of defence, not a
+licence to log secrets. The code paths themselves never pass such values.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from core.correlation import current_correlation_id
 from core.settings import LogFormat
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+REDACTED = "[redacted]"
+# Anchored so that ``otp_id``, ``status_code`` or ``token_type`` stay readable.
+_SECRET_FIELD = re.compile(
+    r"^(code|otp|otp_code)$|(password|passwd|secret|shared_?key|token|authorization|cookie)$",
+    re.IGNORECASE,
+)
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
+
+
+class CorrelationFilter(logging.Filter):
+    """Adds ``correlation_id`` to every record and redacts secret-named extra fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "correlation_id"):
+            record.correlation_id = current_correlation_id() or "-"
+        for key in list(record.__dict__):
+            if key not in _RESERVED and key != "correlation_id" and _SECRET_FIELD.search(key):
+                record.__dict__[key] = REDACTED
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,12 +58,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def build_log_handler(log_format: LogFormat, stream: Any = None) -> logging.Handler:
+    """A stream handler (stderr by default) with the correlation filter and the format."""
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.addFilter(CorrelationFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    return handler
+
+
+def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [build_log_handler(log_format)]
     root.setLevel(level)

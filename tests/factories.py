@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import itertools
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.ids import new_client_id
+from core.codes import derive_code, lookup_hash, new_nonce
+from core.ids import new_client_id, new_uuid
 from core.models import (
     ADMIN,
     BUYER,
     ONE_TIME_PASSWORD,
+    PENDING,
     ApiClient,
     ApiClientAssignment,
+    AuthEvent,
     Buyer,
+    Delivery,
     DeliveryConfig,
     MessageSender,
     MessageSenderAssignment,
+    OneTimePassword,
     SecurityProfile,
     SecurityProfileAssignment,
     User,
+    utcnow,
 )
 from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters
+from core.settings import Argon2Parameters, Settings
+from core.tokens import TokenKeys
 
 _counter = itertools.count(1)
 _hasher: PasswordHasher | None = None
@@ -146,6 +155,158 @@ def make_delivery_config(
     session.add(config)
     session.flush()
     return config
+
+
+def make_otp(
+    session: Session,
+    user: User,
+    client: ApiClient,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    lifetime: timedelta | None = None,
+    **fields: Any,
+) -> tuple[OneTimePassword, str]:
+    """An outstanding OTP row as the fan-out worker issues it, and its plaintext code."""
+    assert settings.secret_key is not None
+    issued_at = now or utcnow()
+    nonce = new_nonce()
+    code = derive_code(settings.secret_key, nonce, settings.otp_length)
+    row = OneTimePassword(
+        **{
+            "id": new_uuid(),
+            "user_id": user.id,
+            "client_id": client.id,
+            "request_id": new_uuid(),
+            "nonce": nonce,
+            "lookup_hash": lookup_hash(
+                settings.secret_key, user_id=user.id, client_id=client.id, code=code
+            ),
+            "created_at": issued_at,
+            "expires_at": issued_at + (lifetime or timedelta(seconds=settings.otp_lifetime)),
+            "used_at": None,
+            **fields,
+        }
+    )
+    session.add(row)
+    session.flush()
+    return row, code
+
+
+def make_otp_sender_with_config(
+    session: Session, *, enabled: bool = True, **fields: Any
+) -> MessageSender:
+    """A OneTimePassword sender whose delivery goes through a (possibly disabled) config."""
+    config = make_delivery_config(
+        session,
+        targets={"Console": {"Enabled": True}},
+        enabled=enabled,
+    )
+    sender = MessageSender(
+        **{
+            "id": _next("sender"),
+            "name": "Configured",
+            "message_types": [ONE_TIME_PASSWORD],
+            "delivery_config_id": config.id,
+            "allow_all_buyers": True,
+            **fields,
+        }
+    )
+    session.add(sender)
+    session.flush()
+    session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
+    session.flush()
+    return sender
+
+
+def make_otp_row(
+    session: Session,
+    *,
+    user: User,
+    client: ApiClient,
+    created_at: datetime,
+    expires_at: datetime | None = None,
+    **fields: Any,
+) -> OneTimePassword:
+    """An OTP row with a random nonce and a placeholder lookup hash (for purge and listings)."""
+    otp = OneTimePassword(
+        **{
+            "id": new_uuid(),
+            "user_id": user.id,
+            "client_id": client.id,
+            "request_id": new_uuid(),
+            "nonce": new_nonce(),
+            "lookup_hash": secrets.token_bytes(32),
+            "created_at": created_at,
+            "expires_at": expires_at or created_at + timedelta(minutes=10),
+            **fields,
+        }
+    )
+    session.add(otp)
+    session.flush()
+    return otp
+
+
+def make_delivery(
+    session: Session, *, otp: OneTimePassword, status: str = PENDING, **fields: Any
+) -> Delivery:
+    """A delivery row for ``otp`` through a webhook sender, expiring with the OTP."""
+    delivery = Delivery(
+        **{
+            "id": new_uuid(),
+            "otp_id": otp.id,
+            "sender_id": _next("sender"),
+            "target": "Legacy",
+            "channel": "webhook",
+            "user_id": otp.user_id,
+            "client_id": otp.client_id,
+            "request_id": otp.request_id,
+            "status": status,
+            "expires_at": otp.expires_at,
+            "created_at": otp.created_at,
+            **fields,
+        }
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def make_auth_event(session: Session, *, at: datetime, **fields: Any) -> AuthEvent:
+    event = AuthEvent(
+        **{
+            "at": at,
+            "grant_type": "password",
+            "method": "password",
+            "outcome": "success",
+            **fields,
+        }
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def make_access_token(
+    keys: TokenKeys,
+    *,
+    roles: list[str],
+    username: str = "admin",
+    user_type: str = ADMIN,
+    client_id: str = "test-client",
+    now: datetime | None = None,
+    lifetime: timedelta = timedelta(minutes=10),
+) -> str:
+    """A signed access token as the token handler would issue it."""
+    return keys.issue_access_token(
+        username=username,
+        client_id=client_id,
+        user_type=user_type,
+        roles=roles,
+        token_id=_next("jti"),
+        now=now or datetime.now(UTC),
+        lifetime=lifetime,
+    )
 
 
 def make_users(session: Session, count: int, *, buyer: Buyer, prefix: str) -> list[User]:

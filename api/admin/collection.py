@@ -1,0 +1,282 @@
+"""One blueprint factory for every OrderCloud-style admin collection.
+
+A resource declares a :class:`Collection` (its store from ``core``, its read and write
+schemas, its roles, its path) and gets list / create / get / PUT / PATCH / DELETE, item
+actions such as ``unlock``, role checks and its OpenAPI operations from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, Field, create_model
+from sqlalchemy.orm import Session
+
+from api.auth import require_roles
+from api.openapi import Operation, document, openapi_path
+from api.runtime import current_runtime
+from api.wire import Text, WireModel, body_values, parse_body, parse_query, patch_model_of
+from core.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
+from core.db import transaction
+
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who may read and who may write; FullAccess always may."""
+
+    read: frozenset[str]
+    write: frozenset[str]
+
+    @classmethod
+    def family(cls, name: str, *, write: str | None = None, reader: bool = True) -> Roles:
+        """OrderCloud's ``<Name>Admin`` writes and reads, ``<Name>Reader`` reads."""
+        admin = f"{name}Admin"
+        readers = {admin, f"{name}Reader"} if reader else {admin}
+        return cls(read=frozenset(readers), write=frozenset({write or admin}))
+
+
+class ListParams(BaseModel):
+    """OrderCloud's list query: page, pageSize (at most 100), search, sortBy."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    pageSize: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)  # noqa: N815 - OrderCloud's name
+    search: Text | None = None
+    sortBy: Text | None = Field(  # noqa: N815 - OrderCloud's name
+        default=None, description="Comma-separated fields; '!Field' sorts descending."
+    )
+
+    def to_query(self) -> ListQuery:
+        filters = self.model_dump(exclude=set(ListParams.model_fields), exclude_none=True)
+        sort_by = tuple(key.strip() for key in (self.sortBy or "").split(",") if key.strip())
+        return ListQuery(self.page, self.pageSize, self.search, sort_by, filters)
+
+
+class ListMeta(BaseModel):
+    Page: int
+    PageSize: int
+    TotalCount: int
+    TotalPages: int
+    ItemRange: list[int]
+
+
+class ListPage(BaseModel, Generic[ItemT]):
+    Meta: ListMeta
+    Items: list[ItemT]
+
+
+def page_body(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Meta": {
+            "Page": page.page,
+            "PageSize": page.page_size,
+            "TotalCount": page.total_count,
+            "TotalPages": page.total_pages,
+            "ItemRange": list(page.item_range),
+        },
+        "Items": items,
+    }
+
+
+@dataclass(frozen=True)
+class ItemAction:
+    """``POST <item>/<name>``: a write on one object that answers with the object."""
+
+    name: str
+    summary: str
+    run: Callable[[Session, str, Scope], Any]
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str  # "BuyerUser": OpenAPI tag, endpoint and schema prefix
+    path: str  # Flask rule of the list, e.g. "/v1/buyers/<buyerID>/users"
+    store: CollectionStore[Any]
+    read_model: type[WireModel]
+    write_model: type[WireModel] | None  # None: read-only (deliveries)
+    roles: Roles
+    scope_params: Mapping[str, str] = field(default_factory=dict)  # path param → attribute
+    list_params: type[ListParams] = ListParams
+    actions: tuple[ItemAction, ...] = ()
+
+    @property
+    def write_only(self) -> frozenset[str]:
+        """Fields a client may send but never reads back (secrets, passwords)."""
+        if self.write_model is None:
+            return frozenset()
+        return frozenset(self.write_model.model_fields) - frozenset(self.read_model.model_fields)
+
+    def scope(self, path: Mapping[str, str]) -> Scope:
+        return {attribute: path[param] for param, attribute in self.scope_params.items()}
+
+    def item(self, path: Mapping[str, str]) -> tuple[str, Scope]:
+        """The object's ID and its scope, from an item route's path parameters."""
+        return path["id"], self.scope(path)
+
+    def view(self, row: Any) -> dict[str, Any]:
+        data = self.read_model.model_validate(self.store.present(row), by_name=True)
+        return data.model_dump(mode="json", by_alias=True)
+
+
+def collection_blueprint(collection: Collection) -> Blueprint:
+    """The routes, role checks and OpenAPI operations of one collection."""
+    blueprint = Blueprint(f"admin_{collection.name}", __name__)
+    store, roles = collection.store, collection.roles
+    item_path = collection.path + "/<id>"
+    patch_model = patch_model_of(collection.write_model) if collection.write_model else None
+
+    def sessions() -> AbstractContextManager[Session]:
+        return transaction(current_runtime().sessions)
+
+    def list_objects(**path: str) -> Response:
+        require_roles(roles.read)
+        query = parse_query(collection.list_params).to_query()
+        with sessions() as session:
+            page = store.list(session, query, collection.scope(path))
+            return jsonify(page_body(page, [collection.view(row) for row in page.items]))
+
+    def get_object(**path: str) -> Response:
+        require_roles(roles.read)
+        with sessions() as session:
+            return jsonify(collection.view(store.get(session, *collection.item(path))))
+
+    blueprint.add_url_rule(collection.path, "list", list_objects, methods=["GET"])
+    blueprint.add_url_rule(item_path, "get", get_object, methods=["GET"])
+
+    if collection.write_model is not None and patch_model is not None:
+        write_model = collection.write_model
+
+        def create_object(**path: str) -> tuple[Response, int]:
+            require_roles(roles.write)
+            values = body_values(
+                parse_body(write_model), partial=False, write_only=collection.write_only
+            )
+            with sessions() as session:
+                row = store.create(session, values, collection.scope(path))
+                return jsonify(collection.view(row)), 201
+
+        def replace_object(**path: str) -> Response:
+            require_roles(roles.write)
+            values = body_values(
+                parse_body(write_model), partial=False, write_only=collection.write_only
+            )
+            with sessions() as session:
+                row = store.update(session, *collection.item(path), values)
+                return jsonify(collection.view(row))
+
+        def patch_object(**path: str) -> Response:
+            require_roles(roles.write)
+            values = body_values(parse_body(patch_model), partial=True)
+            with sessions() as session:
+                row = store.update(session, *collection.item(path), values)
+                return jsonify(collection.view(row))
+
+        def delete_object(**path: str) -> tuple[str, int]:
+            require_roles(roles.write)
+            with sessions() as session:
+                store.delete(session, *collection.item(path))
+            return "", 204
+
+        blueprint.add_url_rule(collection.path, "create", create_object, methods=["POST"])
+        blueprint.add_url_rule(item_path, "replace", replace_object, methods=["PUT"])
+        blueprint.add_url_rule(item_path, "patch", patch_object, methods=["PATCH"])
+        blueprint.add_url_rule(item_path, "delete", delete_object, methods=["DELETE"])
+
+    for action in collection.actions:
+        blueprint.add_url_rule(
+            f"{item_path}/{action.name}",
+            action.name,
+            _action_view(collection, action),
+            methods=["POST"],
+        )
+    document(blueprint, *collection_operations(collection, patch_model))
+    return blueprint
+
+
+def _action_view(collection: Collection, action: ItemAction) -> Callable[..., Response]:
+    def run_action(**path: str) -> Response:
+        require_roles(collection.roles.write)
+        with transaction(current_runtime().sessions) as session:
+            row = action.run(session, *collection.item(path))
+            return jsonify(collection.view(row))
+
+    return run_action
+
+
+def collection_operations(
+    collection: Collection, patch_model: type[BaseModel] | None
+) -> list[Operation]:
+    """What the collection serves, for /openapi.json."""
+    name, tag = collection.name, collection.name
+    list_path = openapi_path(collection.path)
+    item_path = openapi_path(collection.path + "/<id>")
+    page_model = create_model(f"{name}List", __base__=ListPage[collection.read_model])  # type: ignore[name-defined]
+    read = collection.read_model
+    operations = [
+        Operation(
+            list_path,
+            "get",
+            f"List {name} objects",
+            tag,
+            query_model=collection.list_params,
+            responses={200: page_model},
+            errors=(400, 404),
+        ),
+        Operation(item_path, "get", f"Get one {name}", tag, responses={200: read}, errors=(404,)),
+    ]
+    if collection.write_model is not None and patch_model is not None:
+        write = collection.write_model
+        operations += [
+            Operation(
+                list_path,
+                "post",
+                f"Create a {name} (ID generated when absent)",
+                tag,
+                request_model=write,
+                responses={201: read},
+                errors=(400, 404, 409),
+            ),
+            Operation(
+                item_path,
+                "put",
+                f"Replace a {name}",
+                tag,
+                request_model=write,
+                responses={200: read},
+                errors=(400, 404, 409),
+            ),
+            Operation(
+                item_path,
+                "patch",
+                f"Update some fields of a {name}",
+                tag,
+                request_model=patch_model,
+                responses={200: read},
+                errors=(400, 404, 409),
+            ),
+            Operation(
+                item_path,
+                "delete",
+                f"Delete a {name}",
+                tag,
+                responses={204: None},
+                errors=(404, 409),  # 409 InUse: still referenced
+            ),
+        ]
+    operations += [
+        Operation(
+            f"{item_path}/{action.name}",
+            "post",
+            action.summary,
+            tag,
+            responses={200: read},
+            errors=(404,),
+        )
+        for action in collection.actions
+    ]
+    return operations

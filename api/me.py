@@ -1,0 +1,72 @@
+"""``GET /v1/me``: the user the bearer token speaks for, in OrderCloud's MeUser shape."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from pydantic import Field
+
+from api.auth import bearer_claims
+from api.openapi import Operation, document
+from api.runtime import current_runtime
+from api.wire import Extended, WireModel
+from core.db import transaction
+from core.errors import NotFound
+from core.identity_admin import find_user_by_username
+
+me = Blueprint("me", __name__)
+
+
+class MeBuyer(WireModel):
+    id: str
+
+
+class MeUser(WireModel):
+    id: str
+    username: str
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    active: bool
+    xp: Extended = Field(default_factory=dict)
+    available_roles: list[str] = Field(description="The roles the token holds.")
+    buyer: MeBuyer | None = Field(description="The user's buyer; null for admin users.")
+
+
+document(
+    me,
+    Operation(
+        "/v1/me",
+        "get",
+        "The user the token speaks for",
+        "Me",
+        responses={200: MeUser},
+        errors=(404,),
+    ),
+)
+
+
+@me.get("/v1/me")
+def get_me() -> Response:
+    """Any valid token; a client_credentials token speaks for DefaultContextUserName."""
+    claims = bearer_claims()
+    with transaction(current_runtime().sessions) as session:
+        user = find_user_by_username(session, claims.username) if claims.username else None
+        if user is None:
+            raise NotFound("No user for this token.", data={"ObjectType": "User"})
+        body = MeUser.model_validate(
+            {
+                "id": user.id,
+                "username": user.username,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "email": user.email,
+                "phone": user.phone,
+                "active": user.active,
+                "xp": user.xp or {},
+                "available_roles": list(claims.roles),
+                "buyer": {"id": user.buyer_id} if user.buyer_id else None,
+            },
+            by_name=True,
+        )
+    return jsonify(body.model_dump(mode="json", by_alias=True))

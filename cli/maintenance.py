@@ -1,0 +1,57 @@
+"""``otp purge`` and ``otp dead-letters``: housekeeping an operator runs (or a cron job)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from core.broker import ALL_QUEUES
+from core.clock import Clock, SystemClock
+from core.db import check_database, make_engine
+from core.purge import DEFAULT_BATCH_SIZE, purge_expired
+from core.settings import Settings
+
+
+def purge(
+    settings: Settings, *, batch_size: int = DEFAULT_BATCH_SIZE, clock: Clock | None = None
+) -> None:
+    """Print one JSON line with how many rows each sweep touched."""
+    settings.require("database_url")
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        check_database(engine)
+        report = purge_expired(
+            engine,
+            now=(clock or SystemClock()).now(),
+            audit_retention=settings.audit_retention,
+            throttle_window=settings.otp_throttle_window,
+            batch_size=batch_size,
+        )
+    finally:
+        engine.dispose()
+    print(json.dumps(report.as_dict()))
+
+
+def list_dead_letters(settings: Settings, *, queues: Sequence[str] | None, limit: int) -> None:
+    """One JSON line per dead-lettered message; the messages stay where they are."""
+    from workers.dead_letters import list_dead_letters as describe_all
+
+    settings.require("broker_url")
+    assert settings.broker_url is not None
+    for letter in describe_all(settings.broker_url, queues or ALL_QUEUES, limit=limit):
+        print(json.dumps(letter.as_dict()))
+    sys.stdout.flush()
+
+
+def replay_dead_letters(
+    settings: Settings, *, queues: Sequence[str] | None, limit: int | None
+) -> None:
+    """Move dead letters back to their queues; one JSON line with the counts."""
+    from workers.dead_letters import replay_dead_letters as replay_all
+
+    settings.require("broker_url")
+    assert settings.broker_url is not None
+    per_queue = replay_all(settings.broker_url, queues or ALL_QUEUES, limit=limit)
+    print(json.dumps({"replayed": sum(per_queue.values()), "queues": per_queue}))

@@ -1,0 +1,343 @@
+"""The token handler's grants: password (or OTP), client_credentials and refresh_token.
+
+Each grant authenticates the client, decides, and writes exactly one ``auth_events`` row.
+Refusals are :class:`~core.errors.TokenRequestError` subclasses; the api maps them to
+the contract's OAuth body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.auth_events import (
+    OTP,
+    PASSWORD,
+    REFRESH,
+    SECRET,
+    SUCCESS,
+    TokenAttempt,
+    record_auth_event,
+)
+from core.authentication import LoginSubject, authenticate_client, find_user, load_subject
+from core.clock import Clock
+from core.codes import looks_like_code
+from core.errors import (
+    InvalidRefreshToken,
+    InvalidUsernameOrPassword,
+    LockedOut,
+    NoDefaultContextUser,
+    TokenRequestError,
+)
+from core.ids import new_uuid
+from core.lockout import is_locked, lock_user_row, record_failed_attempt, record_successful_login
+from core.models import ApiClient, User
+from core.otp_login import consume_otp, consume_outstanding_otps, void_outstanding_otps
+from core.passwords import PasswordHasher
+from core.refresh_tokens import issue_refresh_token, redeem_refresh_token
+from core.settings import Settings
+from core.tokens import TokenKeys
+
+DEFAULT_ACCESS_TOKEN_MINUTES = 600
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int  # seconds
+    refresh_token: str | None
+
+
+class TokenGrants:
+    """Decides token requests against the database; one instance per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sessions: Callable[[], Session],
+        keys: TokenKeys,
+        hasher: PasswordHasher,
+        clock: Clock,
+    ) -> None:
+        settings.require("secret_key")
+        assert settings.secret_key is not None
+        self._secret_key = settings.secret_key
+        self._otp_length = settings.otp_length
+        self._otp_max_failed_attempts = settings.otp_max_failed_attempts
+        self._sessions = sessions
+        self._keys = keys
+        self._hasher = hasher
+        self._clock = clock
+
+    # -- the grants -------------------------------------------------------------------
+
+    def password(
+        self,
+        *,
+        client_id: str | None,
+        client_secret: str | None,
+        username: str,
+        password: str,
+        scope: Sequence[str] | None,
+        ip: str | None,
+    ) -> IssuedToken:
+        """The user's password, or an OTP typed in its place."""
+        attempt = TokenAttempt("password", client_id, ip, method=PASSWORD)
+        return self._audited(
+            attempt,
+            lambda now: self._password(
+                attempt,
+                now,
+                client_secret=client_secret,
+                username=username,
+                password=password,
+                scope=scope,
+            ),
+        )
+
+    def client_credentials(
+        self,
+        *,
+        client_id: str | None,
+        client_secret: str | None,
+        scope: Sequence[str] | None,
+        ip: str | None,
+    ) -> IssuedToken:
+        """A token for the client's DefaultContextUserName; needs the client's secret."""
+        attempt = TokenAttempt("client_credentials", client_id, ip, method=SECRET)
+        return self._audited(
+            attempt, lambda now: self._client_credentials(attempt, now, client_secret, scope)
+        )
+
+    def refresh(
+        self,
+        *,
+        client_id: str | None,
+        client_secret: str | None,
+        refresh_token: str,
+        scope: Sequence[str] | None,
+        ip: str | None,
+    ) -> IssuedToken:
+        """A new access token and a new refresh token; the presented one stops working."""
+        attempt = TokenAttempt("refresh_token", client_id, ip, method=REFRESH)
+        return self._audited(
+            attempt,
+            lambda now: self._refresh(attempt, now, client_secret, refresh_token, scope),
+        )
+
+    # -- password / OTP -----------------------------------------------------------------
+
+    def _password(
+        self,
+        attempt: TokenAttempt,
+        now: datetime,
+        *,
+        client_secret: str | None,
+        username: str,
+        password: str,
+        scope: Sequence[str] | None,
+    ) -> IssuedToken:
+        with self._sessions() as session:
+            client = authenticate_client(session, self._hasher, attempt.client_id, client_secret)
+            user = find_user(session, username)
+            subject = load_subject(session, user, client, scope) if user else None
+        if subject is None:
+            self._hasher.burn(password)  # as slow as a real check: existence stays hidden
+            raise InvalidUsernameOrPassword()
+        attempt.user_id = subject.user.id
+        if is_locked(subject.user.locked, subject.user.locked_until, now):
+            raise LockedOut()
+        if looks_like_code(password, self._otp_length):
+            attempt.method = OTP
+            issued = self._sign_in_with_otp(attempt, now, subject, client, password)
+            if issued is not None:
+                return issued
+        if not self._hasher.verify(subject.user.password_hash, password):
+            self._count_failure(subject, now)
+        attempt.method = PASSWORD
+        return self._sign_in_with_password(attempt, now, subject, client, password)
+
+    def _sign_in_with_otp(
+        self,
+        attempt: TokenAttempt,
+        now: datetime,
+        subject: LoginSubject,
+        client: ApiClient,
+        candidate: str,
+    ) -> IssuedToken | None:
+        """Consume the OTP and issue the token in one transaction; ``None`` if no OTP matched.
+
+        A refusal raised after consuming rolls the consumption back: an inactive user's
+        OTP is not burnt by being told so.
+        """
+        user = subject.user
+        with self._transaction() as session:
+            if lock_user_row(session, user.id, now):
+                raise LockedOut()
+            if not consume_otp(
+                session,
+                self._secret_key,
+                user_id=user.id,
+                client_id=client.id,
+                candidate=candidate,
+                now=now,
+            ):
+                return None
+            if subject.refusal is not None:
+                raise subject.refusal
+            consume_outstanding_otps(session, user_id=user.id, client_id=client.id, now=now)
+            record_successful_login(session, user.id, now)
+            return self._issue(session, attempt, now, subject, client)
+
+    def _sign_in_with_password(
+        self,
+        attempt: TokenAttempt,
+        now: datetime,
+        subject: LoginSubject,
+        client: ApiClient,
+        password: str,
+    ) -> IssuedToken:
+        if subject.refusal is not None:
+            raise subject.refusal
+        user = subject.user
+        upgraded_hash = None
+        if user.password_hash and self._hasher.needs_rehash(user.password_hash):
+            upgraded_hash = self._hasher.hash(password)
+        with self._transaction() as session:
+            if not record_successful_login(session, user.id, now):
+                raise LockedOut()  # a concurrent failure locked the account meanwhile
+            if upgraded_hash is not None:
+                session.execute(
+                    update(User)
+                    .where(User.id == user.id)
+                    .values(password_hash=upgraded_hash)
+                    .execution_options(synchronize_session=False)
+                )
+            return self._issue(session, attempt, now, subject, client)
+
+    def _count_failure(self, subject: LoginSubject, now: datetime) -> None:
+        """Count one failed attempt (password and OTP both wrong is still one) and refuse."""
+        with self._transaction() as session:
+            failure = record_failed_attempt(session, subject.user.id, subject.policy, now)
+            if failure is not None and failure.attempts >= self._otp_max_failed_attempts:
+                void_outstanding_otps(session, user_id=subject.user.id, now=now)
+        if failure is None:
+            raise LockedOut()
+        raise InvalidUsernameOrPassword()
+
+    # -- client_credentials and refresh_token -------------------------------------------
+
+    def _client_credentials(
+        self,
+        attempt: TokenAttempt,
+        now: datetime,
+        client_secret: str | None,
+        scope: Sequence[str] | None,
+    ) -> IssuedToken:
+        with self._sessions() as session:
+            client = authenticate_client(
+                session, self._hasher, attempt.client_id, client_secret, secret_required=True
+            )
+            username = client.default_context_username
+            user = find_user(session, username) if username else None
+            if user is None:
+                raise NoDefaultContextUser()
+            attempt.user_id = user.id
+            subject = load_subject(session, user, client, scope)
+        if is_locked(user.locked, user.locked_until, now):
+            raise LockedOut()
+        if subject.refusal is not None:
+            raise subject.refusal
+        with self._transaction() as session:
+            return self._issue(session, attempt, now, subject, client, with_refresh=False)
+
+    def _refresh(
+        self,
+        attempt: TokenAttempt,
+        now: datetime,
+        client_secret: str | None,
+        refresh_token: str,
+        scope: Sequence[str] | None,
+    ) -> IssuedToken:
+        with self._sessions() as session:
+            client = authenticate_client(session, self._hasher, attempt.client_id, client_secret)
+        if client.refresh_token_duration <= 0:
+            raise InvalidRefreshToken()
+        with self._transaction() as session:
+            redeemed = redeem_refresh_token(
+                session, self._secret_key, client_id=client.id, token=refresh_token, now=now
+            )
+            user = session.get(User, redeemed.user_id) if redeemed else None
+            if redeemed is None or user is None:
+                raise InvalidRefreshToken()
+            attempt.user_id = user.id
+            # A refresh can narrow the roles, never widen them; roles the user has lost
+            # since are dropped by load_subject.
+            requested = [r for r in scope if r in redeemed.roles] if scope else redeemed.roles
+            subject = load_subject(session, user, client, requested)
+            if is_locked(user.locked, user.locked_until, now):
+                raise LockedOut()
+            if subject.refusal is not None:
+                raise subject.refusal
+            return self._issue(session, attempt, now, subject, client)
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def _issue(
+        self,
+        session: Session,
+        attempt: TokenAttempt,
+        now: datetime,
+        subject: LoginSubject,
+        client: ApiClient,
+        *,
+        with_refresh: bool = True,
+    ) -> IssuedToken:
+        """Sign the access token, store a refresh token if the client allows, audit success."""
+        minutes = client.access_token_duration or DEFAULT_ACCESS_TOKEN_MINUTES
+        access_token = self._keys.issue_access_token(
+            username=subject.user.username,
+            client_id=client.id,
+            user_type=subject.user.user_type,
+            roles=subject.roles,
+            token_id=new_uuid(),
+            now=now,
+            lifetime=timedelta(minutes=minutes),
+        )
+        refresh_token = None
+        if with_refresh and client.refresh_token_duration > 0:
+            refresh_token = issue_refresh_token(
+                session,
+                self._secret_key,
+                user_id=subject.user.id,
+                client_id=client.id,
+                roles=subject.roles,
+                now=now,
+                lifetime=timedelta(minutes=client.refresh_token_duration),
+            )
+        record_auth_event(session, attempt, SUCCESS, now)
+        return IssuedToken(access_token, minutes * 60, refresh_token)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def _audited(
+        self, attempt: TokenAttempt, decide: Callable[[datetime], IssuedToken]
+    ) -> IssuedToken:
+        """Run one grant; a refusal is written to the audit trail before it is raised."""
+        now = self._clock.now()
+        try:
+            return decide(now)
+        except TokenRequestError as refusal:
+            with self._transaction() as session:
+                record_auth_event(session, attempt, refusal.error_code, now)
+            raise

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from core.correlation import (
+    bind_correlation_id,
+    is_valid_correlation_id,
+    new_correlation_id,
+    unbind_correlation_id,
+)
+from core.logging import REDACTED, build_log_handler
+from core.settings import LogFormat
+
+
+class CapturedLog:
+    def __init__(self, log_format: LogFormat) -> None:
+        self.stream = io.StringIO()
+        self.handler = build_log_handler(log_format, self.stream)
+        self.logger = logging.getLogger(f"test.logging.{log_format}")
+
+    def lines(self) -> list[str]:
+        return self.stream.getvalue().splitlines()
+
+
+@pytest.fixture(params=["json", "text"])
+def captured(request: pytest.FixtureRequest) -> Iterator[CapturedLog]:
+    log = CapturedLog(request.param)
+    log.logger.addHandler(log.handler)
+    log.logger.setLevel(logging.INFO)
+    yield log
+    log.logger.removeHandler(log.handler)
+
+
+def test_json_lines_are_one_object_each_with_the_bound_correlation_id() -> None:
+    log = CapturedLog("json")
+    log.logger.addHandler(log.handler)
+    log.logger.setLevel(logging.INFO)
+    token = bind_correlation_id("req-123")
+    try:
+        log.logger.info("first", extra={"route": "/v1/x"})
+    finally:
+        unbind_correlation_id(token)
+    log.logger.info("second")
+    log.logger.removeHandler(log.handler)
+    first, second = (json.loads(line) for line in log.lines())
+    assert first["message"] == "first"
+    assert first["correlation_id"] == "req-123"
+    assert first["route"] == "/v1/x"
+    assert second["correlation_id"] == "-"
+
+
+def test_text_lines_show_the_correlation_id_in_brackets() -> None:
+    log = CapturedLog("text")
+    log.logger.addHandler(log.handler)
+    log.logger.setLevel(logging.INFO)
+    token = bind_correlation_id("abc-42")
+    try:
+        log.logger.warning("something happened")
+    finally:
+        unbind_correlation_id(token)
+        log.logger.removeHandler(log.handler)
+    (line,) = log.lines()
+    assert "[abc-42] something happened" in line
+    assert " WARNING " in line
+
+
+def test_extra_fields_named_like_secrets_are_redacted_in_every_format(
+    captured: CapturedLog,
+) -> None:
+    captured.logger.info(
+        "login attempt",
+        extra={
+            "password": "hunter2-secret",
+            "code": "40417731",
+            "shared_key": "sk-very-secret",
+            "access_token": "eyJ-secret-token",
+            "otp_id": "otp-row-7",
+            "status_code": 401,
+        },
+    )
+    output = captured.stream.getvalue()
+    for secret in ("hunter2-secret", "40417731", "sk-very-secret", "eyJ-secret-token"):
+        assert secret not in output
+    if captured.handler.formatter.__class__.__name__ == "JsonFormatter":
+        entry = json.loads(output)
+        assert entry["password"] == REDACTED
+        assert entry["otp_id"] == "otp-row-7"
+        assert entry["status_code"] == 401
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "x" * 65, "has space", "new\nline", 'quote"d', "ünïcode", "a;b", None, 42],
+)
+def test_unsafe_correlation_ids_are_refused(value: object) -> None:
+    assert not is_valid_correlation_id(value)
+
+
+@pytest.mark.parametrize("value", ["a", "x" * 64, "req-1.2_3:4", new_correlation_id()])
+def test_safe_correlation_ids_are_accepted(value: str) -> None:
+    assert is_valid_correlation_id(value)

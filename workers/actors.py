@@ -1,0 +1,99 @@
+"""The actors: parse the message, call a ``core`` service, map the outcome. Nothing more.
+
+Declared by :func:`workers.setup.setup_workers` on the broker it configured; each actor
+closes over the process's :class:`~workers.setup.WorkerContext`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+
+from core.broker import CONSOLE_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.delivery import RETRY, AttemptResult, OtpMessage, Send, deliver_otp
+from core.errors import InvalidRequest
+from core.events import (
+    DELIVER_CONSOLE_ACTOR,
+    DELIVER_WEBHOOK_ACTOR,
+    ISSUE_OTPS_ACTOR,
+    OtpRequested,
+)
+from core.issuance import process_otp_request
+from core.targets import CONSOLE, WEBHOOK
+from core.webhooks import send_webhook
+from workers import metrics
+from workers.publishing import BrokerDeliveryPublisher
+
+if TYPE_CHECKING:
+    from workers.setup import WorkerContext
+
+logger = logging.getLogger(__name__)
+
+
+def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
+    runtime = context.runtime
+    publisher = BrokerDeliveryPublisher(broker)
+
+    def issue_otps(message: dict[str, Any]) -> None:
+        event = OtpRequested.from_message(message)
+        result = process_otp_request(
+            runtime.sessions,
+            event,
+            settings=runtime.settings,
+            clock=runtime.clock,
+            publisher=publisher,
+        )
+        metrics.record_issuance(result)
+        logger.info(
+            "OTP request handled",
+            extra={
+                "request_id": event.request_id,
+                "issued": result.issued,
+                "throttled": result.throttled,
+                "deliveries": len(result.deliveries),
+                "redelivered": result.already_issued,
+            },
+        )
+
+    def deliver(channel: str, delivery_id: str, send: Send) -> None:
+        outcome = deliver_otp(
+            runtime.sessions,
+            delivery_id,
+            send=send,
+            settings=runtime.settings,
+            clock=runtime.clock,
+            renderer=context.renderer,
+            retry_policy=context.retry_policy,
+        )
+        metrics.record_delivery(channel, outcome)
+        logger.info(
+            "delivery attempt finished",
+            extra={"delivery_id": delivery_id, "channel": channel, "outcome": outcome.status},
+        )
+        if outcome.status == RETRY:
+            raise dramatiq.Retry(f"delivery {delivery_id} retried", delay=outcome.retry_in_ms)
+
+    def deliver_webhook(delivery_id: str) -> None:
+        def send(message: OtpMessage) -> AttemptResult:
+            return send_webhook(message, context.webhook_transport, runtime.clock)
+
+        deliver(WEBHOOK, delivery_id, send)
+
+    def deliver_console(delivery_id: str) -> None:
+        deliver(CONSOLE, delivery_id, context.console_sender.send)
+
+    # A malformed event is dead-lettered at once; retrying cannot mend it.
+    dramatiq.actor(
+        broker=broker,
+        actor_name=ISSUE_OTPS_ACTOR,
+        queue_name=REQUESTS_QUEUE,
+        throws=(InvalidRequest,),
+    )(issue_otps)
+    # Delivery retries are bounded by the OTP's expiry (core.delivery), not by a count.
+    for function, name, queue in (
+        (deliver_webhook, DELIVER_WEBHOOK_ACTOR, WEBHOOK_QUEUE),
+        (deliver_console, DELIVER_CONSOLE_ACTOR, CONSOLE_QUEUE),
+    ):
+        dramatiq.actor(broker=broker, actor_name=name, queue_name=queue, max_retries=None)(function)

@@ -1,0 +1,1 @@
+"""Channel senders: each sends one rendered OTP message and reports how it went."""

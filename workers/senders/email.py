@@ -1,0 +1,209 @@
+"""Email senders: SMTP for real, a recording one for tests of the code that calls it.
+
+The message itself and the meaning of each SMTP answer come from ``core.mail``; this
+module only talks to the relay. Every send is one connection: OTP mail is rare and
+latency-insensitive, and a fresh connection per message keeps a worker thread free of
+shared socket state.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from collections.abc import Collection
+from contextlib import suppress
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+from core.clock import Clock, SystemClock
+from core.errors import UnsendableEmail
+from core.mail import (
+    EmailSender,
+    MessageParts,
+    Outcome,
+    SendResult,
+    SmtpTarget,
+    build_email,
+    classify_reply,
+    redact,
+)
+
+__all__ = ["SMTP_TIMEOUT", "EmailSender", "RecordingEmailSender", "SentEmail", "SmtpEmailSender"]
+
+# Seconds per socket operation (connect, each command, DATA). Not OTP_WEBHOOK_TIMEOUT: a
+# relay's greeting may be delayed on purpose (tarpitting, greylisting checks), so SMTP
+# needs longer than an HTTP POST; 30 s still leaves most of an OTP's 10 minutes for retries.
+SMTP_TIMEOUT = 30.0
+_DELIVERED_CODE = 250  # smtplib returns from DATA only on 250
+
+
+class SmtpEmailSender:
+    """Sends over SMTP: STARTTLS (never downgraded), implicit TLS, or plain."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        timeout: float = SMTP_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.timeout = timeout
+        # Certificates are verified against the system's CAs unless a context is given.
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._local_hostname = local_hostname
+
+    @property
+    def local_hostname(self) -> str:
+        """The EHLO name; ``socket.getfqdn()`` can take seconds, so it is looked up once."""
+        if self._local_hostname is None:
+            self._local_hostname = socket.getfqdn()
+        return self._local_hostname
+
+    def send(
+        self,
+        target: SmtpTarget,
+        *,
+        recipient: str,
+        content: MessageParts,
+        delivery_id: str,
+        secrets: Collection[str] = (),
+    ) -> SendResult:
+        hidden = (target.password, *secrets)
+        try:
+            message = build_email(
+                target,
+                recipient=recipient,
+                content=content,
+                delivery_id=delivery_id,
+                sent_at=self.clock.now(),
+            )
+        except UnsendableEmail as error:
+            return SendResult(Outcome.FAILED, error=str(error))
+        if target.authenticates and target.security == "none" and not target.host_is_loopback:
+            return SendResult(
+                Outcome.FAILED,
+                error="refusing to send SMTP credentials over an unencrypted connection",
+            )
+        try:
+            self._transmit(target, message, recipient)
+        except OSError as error:  # smtplib's and ssl's exceptions are OSErrors too
+            return _failure_result(error, hidden, self.timeout)
+        return SendResult(Outcome.DELIVERED, status_code=_DELIVERED_CODE)
+
+    def _transmit(self, target: SmtpTarget, message: EmailMessage, recipient: str) -> None:
+        smtp = self._connect(target)
+        try:
+            if target.security == "starttls":
+                smtp.starttls(context=self.ssl_context)
+            if target.username:
+                smtp.login(target.username, target.password or "")
+            smtp.send_message(message, from_addr=target.sender_address, to_addrs=[recipient])
+            # The relay has the message; a failing QUIT must not turn that into a retry.
+            with suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+        finally:
+            smtp.close()
+
+    def _connect(self, target: SmtpTarget) -> smtplib.SMTP:
+        if target.security == "tls":
+            return smtplib.SMTP_SSL(
+                target.host,
+                target.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
+                context=self.ssl_context,
+            )
+        return smtplib.SMTP(
+            target.host, target.port, local_hostname=self.local_hostname, timeout=self.timeout
+        )
+
+
+def _failure_result(error: OSError, hidden: Collection[str | None], timeout: float) -> SendResult:
+    """What a failed SMTP conversation means for the delivery, in words safe to store."""
+    code: int | None = None
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(error.recipients.values()), (None, b""))
+        outcome, text = _reply_outcome(code), f"SMTP {code} {_decoded(reply)}"
+    elif isinstance(error, smtplib.SMTPResponseException):
+        code = error.smtp_code
+        outcome, text = _reply_outcome(code), f"SMTP {code} {_decoded(error.smtp_error)}"
+    elif isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
+        # smtplib reports a reply that never came as a disconnect caused by the timeout.
+        outcome, text = Outcome.RETRY, f"timed out after {timeout:g}s"
+    elif isinstance(error, smtplib.SMTPServerDisconnected):
+        outcome, text = Outcome.RETRY, f"connection closed: {error}"
+    elif isinstance(error, smtplib.SMTPException):
+        # Includes STARTTLS or AUTH asked for but not offered: a configuration problem
+        # no retry fixes, and never a reason to fall back to sending in clear.
+        outcome, text = Outcome.FAILED, str(error)
+    elif isinstance(error, ssl.SSLCertVerificationError):
+        outcome, text = Outcome.FAILED, f"TLS certificate rejected: {error.verify_message}"
+    else:  # refused connection, unknown host, reset link, TLS handshake failure
+        reason = error.strerror or str(error) or type(error).__name__
+        outcome, text = Outcome.RETRY, f"connection failed: {reason}"
+    return SendResult(outcome, status_code=code, error=redact(text, hidden))
+
+
+def _reply_outcome(code: int | None) -> Outcome:
+    outcome = classify_reply(code)
+    # An exception carrying a 2xx/3xx code means the conversation broke mid-way.
+    return Outcome.RETRY if outcome is Outcome.DELIVERED else outcome
+
+
+def _decoded(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """What a :class:`RecordingEmailSender` was asked to send."""
+
+    target: SmtpTarget
+    recipient: str
+    delivery_id: str
+    message: EmailMessage
+
+
+@dataclass
+class RecordingEmailSender:
+    """Builds each message like the real sender, records it, and answers as scripted.
+
+    ``results`` are returned in order, one per call; once used up every send is delivered.
+    """
+
+    results: list[SendResult] = field(default_factory=list)
+    sent: list[SentEmail] = field(default_factory=list)
+    clock: Clock = field(default_factory=SystemClock)
+
+    def send(
+        self,
+        target: SmtpTarget,
+        *,
+        recipient: str,
+        content: MessageParts,
+        delivery_id: str,
+        secrets: Collection[str] = (),
+    ) -> SendResult:
+        try:
+            message = build_email(
+                target,
+                recipient=recipient,
+                content=content,
+                delivery_id=delivery_id,
+                sent_at=self.clock.now(),
+            )
+        except UnsendableEmail as error:
+            return SendResult(Outcome.FAILED, error=str(error))
+        self.sent.append(SentEmail(target, recipient, delivery_id, message))
+        if self.results:
+            return self.results.pop(0)
+        return SendResult(Outcome.DELIVERED, status_code=_DELIVERED_CODE)
+
+
+if TYPE_CHECKING:  # mypy checks both implementations against the Protocol
+    _real: EmailSender = SmtpEmailSender()
+    _recording: EmailSender = RecordingEmailSender()
