@@ -39,8 +39,11 @@ class Load:
         self.base_url = base_url
         self.concurrency = concurrency
         self._clients: queue.Queue[httpx.Client] = queue.Queue()
+        # Idle connections are dropped before gunicorn's 2 s keep-alive would close them,
+        # or a request sent as the server hangs up fails for the client's reasons.
+        limits = httpx.Limits(keepalive_expiry=1.0)
         for _ in range(concurrency):
-            self._clients.put(httpx.Client(base_url=base_url, timeout=timeout))
+            self._clients.put(httpx.Client(base_url=base_url, timeout=timeout, limits=limits))
 
     def __enter__(self) -> Load:
         return self

@@ -10,9 +10,11 @@ refused), put a :class:`~tests.reliability.faults.FaultProxy` in front of it and
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -113,6 +115,33 @@ class WebhookLedger:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    """Keeps track of open keep-alive connections so that closing the server closes them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        with self._open_lock:
+            still_open, self._open = list(self._open), set()
+        for connection in still_open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A sender killed mid-request resets its connection; that is the test, not a bug."""
 
@@ -127,7 +156,6 @@ class WebhookReceiver:
         self._seen: Counter[str] = Counter()
         self._verifier = Webhook(signing_key)
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -142,6 +170,7 @@ class WebhookReceiver:
     def __exit__(self, *_exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_open_connections()
         self._thread.join(timeout=5)
 
     def _record(self, headers: dict[str, str], body: bytes) -> int:

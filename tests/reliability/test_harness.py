@@ -14,12 +14,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from core.broker import REQUESTS_QUEUE
 from tests.factories import make_user
 from tests.reliability.faults import FaultProxy, proxied
 from tests.reliability.leaks import scan_database, scan_logs, scan_queues
 from tests.reliability.receiver import WebhookReceiver, new_signing_key, random_failures
 from tests.services import _libpq_url
+
+PLANTED_QUEUE = "otp.reliability.planted.XQ"
 
 
 def _select_one(url: str) -> int:
@@ -55,6 +56,7 @@ def test_a_cut_proxy_closes_the_broker_connection_from_the_clients_side(
         with pytest.raises(pika.exceptions.AMQPError):
             channel.queue_declare("otp.reliability.probe", auto_delete=True)
             connection.process_data_events(time_limit=1)
+        assert connection.is_closed
         with pytest.raises(pika.exceptions.AMQPConnectionError):
             pika.BlockingConnection(pika.URLParameters(url))
         proxy.restore()
@@ -111,8 +113,9 @@ def test_the_leak_scanner_finds_a_planted_code_in_a_table_a_queue_and_a_log(
         make_user(session, xp={"note": f"code {planted}"}, phone="1764230400123")
     connection = pika.BlockingConnection(pika.URLParameters(clean_broker))
     channel = connection.channel()
-    channel.queue_declare(f"{REQUESTS_QUEUE}.XQ", durable=True)
-    channel.basic_publish("", f"{REQUESTS_QUEUE}.XQ", json.dumps({"args": [planted]}).encode())
+    # A queue of its own: the scanner lists every queue of the vhost, whatever its name.
+    channel.queue_declare(PLANTED_QUEUE, durable=True)
+    channel.basic_publish("", PLANTED_QUEUE, json.dumps({"args": [planted]}).encode())
     connection.close()
     log = tmp_path / "service.log"
     log.write_text(f'{{"message": "sent", "code": "{planted}", "ts": 1764230400}}\n')
@@ -122,13 +125,18 @@ def test_the_leak_scanner_finds_a_planted_code_in_a_table_a_queue_and_a_log(
     log_leaks, _ = scan_logs([log], {planted, innocent, "17642304"})
 
     assert [(leak.where, leak.code) for leak in table_leaks] == [("table users", planted)]
-    assert [leak.code for leak in queue_leaks] == [planted]
+    assert [(leak.where, leak.code) for leak in queue_leaks] == [
+        (f"queue {PLANTED_QUEUE}", planted)
+    ]
     assert queue_report.messages == 1
     assert [leak.code for leak in log_leaks] == [planted]
     assert table_report.tables >= 10
     # The scan only peeks: the message is still there for the next scan.
     again, _ = scan_queues(clean_broker, {planted})
     assert len(again) == 1
+    connection = pika.BlockingConnection(pika.URLParameters(clean_broker))
+    connection.channel().queue_delete(PLANTED_QUEUE)
+    connection.close()
 
 
 def test_a_restored_proxy_serves_new_connections_on_the_same_port(database_url: str) -> None:
