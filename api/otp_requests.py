@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.openapi import Operation, document
 from api.runtime import current_runtime
-from api.validation import parse_json_body
+from api.wire import parse_json_object
 from core.intake import OtpIntake, OtpRequestInput
 from core.ip_rate_limit import IpRateLimiter
 from core.publisher import DramatiqEventPublisher
@@ -71,7 +71,7 @@ def request_one_time_password() -> Response:
     services = otp_request_services()
     client_ip = request.remote_addr or "unknown"
     services.rate_limiter.check(client_ip)
-    body = parse_json_body(OneTimePasswordRequest)
+    body = parse_json_object(OneTimePasswordRequest)
     request_id = services.intake.request_otp(
         OtpRequestInput(
             client_id=body.ClientID,

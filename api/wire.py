@@ -115,6 +115,23 @@ def body_values(
     return values
 
 
+def parse_json_object(model: type[ModelT]) -> ModelT:
+    """A JSON object body as ``model``, whatever its Content-Type (the public OTP request).
+
+    Anything but a JSON object is one 400 with ``Field`` null; field problems name it.
+    """
+    payload = request.get_json(force=True, silent=True)
+    if not isinstance(payload, dict):
+        raise InvalidRequest(
+            "The request body must be a JSON object.",
+            data={"Field": None, "Reason": "body is not a JSON object"},
+        )
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise invalid_request(error) from None
+
+
 def refuse_nul_characters() -> None:
     """``before_request``: U+0000 in a query value or anywhere in a JSON body is a 400.
 

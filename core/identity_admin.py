@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, func, select
@@ -15,6 +14,7 @@ from core.clock import Clock
 from core.collections import CollectionStore, Scope, ensure_exists
 from core.errors import DomainError, InvalidRequest, UsernameTaken
 from core.ids import new_client_id
+from core.lockout import is_locked
 from core.models import (
     ADMIN,
     BUYER,
@@ -62,11 +62,6 @@ class BuyerStore(CollectionStore[Buyer]):
         "Name": Buyer.name,
         "CreatedAt": Buyer.created_at,
     }
-
-
-def is_locked(user: User, now: datetime) -> bool:
-    """Locked indefinitely, or until a moment still in the future."""
-    return user.locked or (user.locked_until is not None and user.locked_until > now)
 
 
 def find_user_by_username(session: Session, username: str) -> User | None:
@@ -134,7 +129,7 @@ class UserStore(CollectionStore[User]):
 
     def present(self, row: User) -> dict[str, Any]:
         view = super().present(row)
-        view["locked"] = is_locked(row, self.clock.now())
+        view["locked"] = is_locked(row.locked, row.locked_until, self.clock.now())
         return view
 
     def unlock(self, session: Session, object_id: str, scope: Scope) -> User:

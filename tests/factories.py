@@ -100,7 +100,8 @@ def make_profile(
     password_config: dict[str, Any] | None = None,
     marketplace: bool = False,
 ) -> SecurityProfile:
-    """A security profile assigned to a user, a buyer or (``marketplace=True``) everyone."""
+    """A security profile assigned to a user, a buyer, or (``marketplace=True``) at
+    marketplace level, which reaches admin users only (README, "Token handler")."""
     profile = SecurityProfile(
         id=_next("profile"), name="Profile", roles=roles, password_config=password_config or {}
     )
