@@ -1,18 +1,22 @@
-"""Hostile input to the parsers: any text in, a typed value or the one expected error out."""
+"""Hostile input to the parsers and templates: any text in, a value or the one expected error."""
 
 from __future__ import annotations
 
 import string
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.delivery import otp_template_context
 from core.errors import InvalidRequest, SettingsError
 from core.events import OtpRequested
+from core.models import User
 from core.settings import Settings, load_settings
+from core.templates import OTP_TEMPLATE_FOLDER, PARTS, MessageRenderer, TemplateRenderError
 
+RENDERER = MessageRenderer()
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 VARIABLES = (
@@ -165,3 +169,56 @@ def test_an_event_never_carries_a_code_field(code: str) -> None:
     except InvalidRequest:
         return
     raise AssertionError("an event with an extra field was accepted")
+
+
+names = st.text(max_size=40)
+codes = st.integers(min_value=6, max_value=12).flatmap(
+    lambda length: st.from_regex(rf"\A[0-9]{{{length}}}\Z")
+)
+
+
+def _context(code: str, first_name: str, username: str) -> dict[str, object]:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    user = User(username=username or "u", first_name=first_name, last_name="L", email=None)
+    return otp_template_context(
+        user=user,
+        client_id="client",
+        app_name="Shop",
+        code=code,
+        expires_at=now + timedelta(minutes=10),
+        now=now,
+        environment="Production",
+    )
+
+
+@FAST
+@given(code=codes, first_name=names, username=names)
+def test_the_default_templates_render_any_user_with_the_code_and_escape_html(
+    code: str, first_name: str, username: str
+) -> None:
+    hostile = f"{first_name}<i>x</i>"
+    message = RENDERER.render(OTP_TEMPLATE_FOLDER, _context(code, hostile, username))
+    assert code in message.text
+    assert code in message.html
+    assert "\n" not in message.subject
+    assert "<i>x</i>" not in message.html
+    assert "&lt;i&gt;x&lt;/i&gt;" in message.html
+
+
+# Template-ish text: Jinja delimiters, variables, attribute and item access, filters.
+JINJA_PIECES = ["{{", "}}", "{%", "%}", " if ", " else ", "code", "username", "[", "]", "{}"]
+JINJA_PIECES += [".", "__class__", "|", "upper", "(", ")", "'", " ", "x", "1"]
+template_sources = st.one_of(
+    st.text(max_size=60), st.lists(st.sampled_from(JINJA_PIECES), max_size=14).map("".join)
+)
+
+
+@FAST
+@given(code=codes, source=template_sources, part=st.sampled_from(PARTS))
+def test_any_override_renders_or_fails_with_an_error_that_never_quotes_the_code(
+    code: str, source: str, part: str
+) -> None:
+    try:
+        RENDERER.render(OTP_TEMPLATE_FOLDER, _context(code, "F", "u"), {part: source})
+    except TemplateRenderError as error:
+        assert code not in str(error)
