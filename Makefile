@@ -16,14 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with its test tools
 
-dev: $(STAMP) ## run the whole service in one process (SQLite, in-process broker)
-	$(VENV)/bin/otp dev
+dev: $(STAMP) ## the whole service in one process (SQLite, in-process broker), seeded for the demo
+	$(VENV)/bin/otp dev --demo
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: $(STAMP) ## mypy --strict on core, api, workers, cli
+typecheck: $(STAMP) ## mypy --strict on core, api, workers, cli, bench
 	$(VENV)/bin/mypy
 
 test: lint typecheck ## lint, type-check, then the whole test suite on real PostgreSQL and RabbitMQ
@@ -40,7 +40,8 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) ## run the benchmarks in bench/ and write bench/results/
+bench: $(STAMP) ## run the benchmarks in bench/ and write bench/results/ (needs PostgreSQL, RabbitMQ, wrk)
+	@test -x $(VENV)/bin/py-spy || $(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m bench
 
 clean: ## remove the venv and caches

@@ -2,11 +2,15 @@
 
 ``install_observability(app, "api")`` (or ``"token"``) makes the app:
 
-- take the correlation id from ``X-Request-Id`` or ``X-Correlation-Id`` when it is
-  1 to 64 safe characters, otherwise make one; bind it for the request (every log line and
-  every message published carries it) and echo a caller-supplied id as ``X-Request-Id``.
-  A generated id is not echoed: answers to identical requests stay byte-identical (the
-  OTP request's no-enumeration promise covers every header but ``Date``);
+- make a fresh correlation id for every request and bind it (every log line and every
+  message published carries it; an accepted OTP request's ``request_id`` is this id). It
+  is never taken from the caller: a reused or chosen id would collide in the fan-out's
+  per-request deduplication. The id the caller sent in ``X-Request-Id`` or
+  ``X-Correlation-Id`` (1 to 64 safe characters; the edge sets nginx's ``$request_id``)
+  is bound as ``caller_request_id``, logged on each of the request's lines and echoed as
+  ``X-Request-Id``. The generated id is not echoed: answers to identical requests stay
+  byte-identical (the OTP request's no-enumeration promise covers every header but
+  ``Date``);
 - log one access line per request: method, route template, status, duration in ms.
   Never the body, the query string or form fields: they carry passwords and OTPs;
 - count requests by route template, method and status and observe their latency;
@@ -37,9 +41,11 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 import core.metrics  # noqa: F401
 from api.openapi import Operation, registry_of
 from core.correlation import (
+    bind_caller_request_id,
     bind_correlation_id,
     is_valid_correlation_id,
     new_correlation_id,
+    unbind_caller_request_id,
     unbind_correlation_id,
 )
 
@@ -72,8 +78,8 @@ def install_observability(app: Flask, service_name: str) -> None:
     def bind_request_id() -> None:
         g.otp_started = time.perf_counter()
         g.otp_incoming_request_id = _incoming_request_id()
-        g.otp_request_id = g.otp_incoming_request_id or new_correlation_id()
-        g.otp_request_id_token = bind_correlation_id(g.otp_request_id)
+        g.otp_caller_request_id_token = bind_caller_request_id(g.otp_incoming_request_id)
+        g.otp_request_id_token = bind_correlation_id(new_correlation_id())
 
     @app.after_request
     def record_request(response: Response) -> Response:
@@ -108,6 +114,9 @@ def install_observability(app: Flask, service_name: str) -> None:
         token = g.pop("otp_request_id_token", None)
         if token is not None:
             unbind_correlation_id(token)
+        caller_token = g.pop("otp_caller_request_id_token", None)
+        if caller_token is not None:
+            unbind_caller_request_id(caller_token)
 
     app.add_url_rule("/metrics", "metrics", metrics_exposition, methods=["GET"])
     registry_of(app).add(

@@ -75,6 +75,7 @@ class Operation:
     tag: str
     request_model: type[BaseModel] | None = None
     request_content_type: str = "application/json"
+    request_body_required: bool = True  # False: the whole body may be left out
     responses: Mapping[int, type[BaseModel] | None] = field(default_factory=lambda: {200: None})
     query_model: type[BaseModel] | None = None
     errors: tuple[int, ...] = (400,)
@@ -181,7 +182,7 @@ class OpenApiRegistry:
             body["x-served-by"] = operation.served_by
         if operation.request_model is not None:
             body["requestBody"] = {
-                "required": True,
+                "required": operation.request_body_required,
                 "content": {
                     operation.request_content_type: {
                         "schema": refs[(operation.request_model, "validation")]

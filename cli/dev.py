@@ -71,7 +71,7 @@ def build_dev_wsgi(runtime: Runtime) -> Any:
     return dispatch
 
 
-def run_dev(*, port: int) -> int:
+def run_dev(*, port: int, demo: bool = False) -> int:
     from werkzeug.serving import run_simple
 
     import migrations
@@ -83,9 +83,17 @@ def run_dev(*, port: int) -> int:
     assert settings.database_url is not None
     migrations.upgrade(settings.database_url)
     runtime = Runtime(settings)
+    if demo:
+        from cli.demo import print_demo_instructions, seed_demo
+        from core.passwords import PasswordHasher
+
+        seed_demo(runtime.sessions, PasswordHasher(settings.password_hash))
     # The workers run as threads on the same in-process broker the api publishes to.
     worker = start_dev_worker(runtime)
     print(f"otp dev: serving on http://127.0.0.1:{port} (data in {folder})", file=sys.stderr)
+    if demo:
+        # Standard output, where the console sender prints the codes the commands need.
+        print_demo_instructions(sys.stdout, f"http://127.0.0.1:{port}")
     try:
         run_simple("127.0.0.1", port, build_dev_wsgi(runtime), threaded=True, use_reloader=False)
     finally:

@@ -87,7 +87,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from cli.dev import run_dev
 
-    return run_dev(port=args.port)
+    return run_dev(port=args.port, demo=args.demo)
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="everything in one process on SQLite (first look only)")
     dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument(
+        "--demo", action="store_true", help="seed a demo client, users and console sender"
+    )
     dev.set_defaults(run=cmd_dev, needs_settings=False)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")

@@ -1,4 +1,10 @@
-"""``otp worker``: Dramatiq worker processes for the OTP queues."""
+"""``otp worker``: Dramatiq worker processes for the OTP queues.
+
+Graceful shutdown: on SIGTERM the dramatiq CLI stops consuming, lets the messages in
+flight finish for up to :data:`SHUTDOWN_TIMEOUT_MS`, requeues unfinished ones (their
+unacknowledged messages go back to RabbitMQ) and exits 0. A container's stop grace period
+must be longer (compose.yaml sets 40 s).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,11 @@ from core.broker import build_broker, check_broker
 from core.db import check_database, make_engine
 from core.settings import Settings
 from workers.entry import ENTRY_POINT
+from workers.observability import prepare_worker_metrics
+
+# A webhook attempt is bounded by OTP_WEBHOOK_TIMEOUT (5 s) and an SMTP one by 30 s per
+# operation; 30 s lets nearly every attempt in flight finish before the worker exits.
+SHUTDOWN_TIMEOUT_MS = 30_000
 
 
 def dramatiq_command(queues: Sequence[str], *, processes: int, threads: int) -> list[str]:
@@ -23,6 +34,8 @@ def dramatiq_command(queues: Sequence[str], *, processes: int, threads: int) -> 
         str(processes),
         "--threads",
         str(threads),
+        "--worker-shutdown-timeout",
+        str(SHUTDOWN_TIMEOUT_MS),
         "--queues",
         *queues,
     ]
@@ -38,6 +51,8 @@ def run_worker(settings: Settings, *, queues: Sequence[str], processes: int, thr
     finally:
         engine.dispose()
     check_broker(build_broker(settings), settings.broker_url)
+    # Before the exec: every worker process inherits the fresh metrics directory.
+    prepare_worker_metrics(settings)
     command = dramatiq_command(queues, processes=processes, threads=threads)
     sys.stdout.flush()
     sys.stderr.flush()

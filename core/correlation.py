@@ -6,6 +6,11 @@ enqueued while it is set carries it in ``message.options["correlation_id"]``
 (:class:`CorrelationMiddleware`, added to every broker by ``core.broker.build_broker``),
 so the fan-out actor's follow-up delivery messages inherit the request's id.
 
+The id is always one the service made (a uuid4, or a message id), never one a caller
+chose: an OTP request's correlation id becomes its ``OtpRequested.request_id``, which the
+fan-out deduplicates by. An id the caller sent (``X-Request-Id``) is kept apart, as the
+*caller request id*, and logged alongside on that request's lines only.
+
 The middleware lives in ``core`` rather than ``workers`` because the api publishes too,
 and ``api`` must not import ``workers``.
 """
@@ -29,6 +34,7 @@ MESSAGE_OPTION = "correlation_id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 
 _correlation_id: ContextVar[str | None] = ContextVar("otp_correlation_id", default=None)
+_caller_request_id: ContextVar[str | None] = ContextVar("otp_caller_request_id", default=None)
 
 
 def new_correlation_id() -> str:
@@ -53,6 +59,19 @@ def bind_correlation_id(value: str) -> Token[str | None]:
 
 def unbind_correlation_id(token: Token[str | None]) -> None:
     _correlation_id.reset(token)
+
+
+def current_caller_request_id() -> str | None:
+    """The id the HTTP caller sent with the request being handled, if it sent a valid one."""
+    return _caller_request_id.get()
+
+
+def bind_caller_request_id(value: str | None) -> Token[str | None]:
+    return _caller_request_id.set(value)
+
+
+def unbind_caller_request_id(token: Token[str | None]) -> None:
+    _caller_request_id.reset(token)
 
 
 class CorrelationMiddleware(Middleware):

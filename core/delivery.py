@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from core.codes import derive_code
 from core.db import transaction
+from core.locales import recipient_locale
 from core.models import (
     DELIVERED,
     EXPIRED,
@@ -102,10 +103,15 @@ class AttemptResult:
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """``status`` is the row's new status, ``skipped``, or ``retry`` after ``retry_in_ms``."""
+    """``status`` is the row's new status, ``skipped``, or ``retry`` after ``retry_in_ms``.
+
+    ``seconds_since_issued``: for a ``delivered`` one, the time from the fan-out creating
+    the delivery row (it issued the OTP) to the receiver's accepting answer.
+    """
 
     status: str
     retry_in_ms: int | None = None
+    seconds_since_issued: float | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,12 @@ def _prepare(
         environment=settings.environment,
     )
     try:
-        message = renderer.render(OTP_TEMPLATE_FOLDER, context, sender.template_overrides)
+        message = renderer.render(
+            OTP_TEMPLATE_FOLDER,
+            context,
+            sender.template_overrides,
+            locale=recipient_locale(user.xp),
+        )
     except TemplateRenderError as error:
         return f"template error in {error}"
     return OtpMessage(
@@ -256,7 +267,10 @@ def _record(
     delivery.last_status_code = result.status_code
     if result.succeeded:
         delivery.delivered_at = now
-        return _finish(delivery, DELIVERED, now, error=None)
+        _finish(delivery, DELIVERED, now, error=None)
+        return DeliveryOutcome(
+            DELIVERED, seconds_since_issued=(now - delivery.created_at).total_seconds()
+        )
     error = (result.error or "failed")[:_MAX_ERROR_LENGTH]
     if not result.retryable:
         return _finish(delivery, FAILED, now, error=error)

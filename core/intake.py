@@ -77,6 +77,9 @@ class OtpRequestInput:
     username: str | None
     email: str | None
     client_ip: str | None = None
+    # The id the event will carry: the HTTP request's correlation id, which the service
+    # made (never the caller), so that one id follows the request to its deliveries.
+    request_id: str | None = None
 
 
 _SENDERS_KEY = "senders"
@@ -112,7 +115,7 @@ class OtpIntake:
         if not self._otp_sender_configured():
             raise OtpNotConfigured()
         event = OtpRequested(
-            request_id=uuid.uuid4().hex,
+            request_id=request.request_id or uuid.uuid4().hex,
             client_id=client_id,
             username=username,
             email=email,

@@ -47,11 +47,17 @@ class PendingDelivery:
 
 @dataclass
 class IssuanceResult:
-    """What one OTP request led to; the counts feed the workers' metrics."""
+    """What one OTP request led to; the counts feed the workers' metrics.
+
+    ``unmatched``: no active, allowed user matched (or the client is gone), so the request
+    issued nothing. ``without_sender``: matching users no OneTimePassword sender reaches.
+    """
 
     deliveries: list[PendingDelivery] = field(default_factory=list)
     issued: int = 0
     throttled: int = 0
+    without_sender: int = 0
+    unmatched: bool = False
     already_issued: bool = False
 
 
@@ -88,9 +94,11 @@ def issue_otps_for_request(
     result = IssuanceResult()
     client = session.get(ApiClient, event.client_id)
     if client is None or not client.active:
+        result.unmatched = True
         return result
     users = _matching_users(session, client, event)
     if not users:
+        result.unmatched = True
         return result
     if _request_already_issued(session, event.request_id):
         result.already_issued = True
@@ -102,6 +110,7 @@ def issue_otps_for_request(
     for user in users:
         targets = senders.targets_for(user)
         if not targets:
+            result.without_sender += 1
             continue
         if _issued_recently(session, user, client, settings, clock) >= settings.otp_max_per_user:
             result.throttled += 1

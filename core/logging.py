@@ -1,6 +1,7 @@
 """Log lines as JSON objects (production) or text (dev), configured once per process.
 
-Every record carries ``correlation_id`` (``core.correlation``). Extra fields whose name
+Every record carries ``correlation_id`` (``core.correlation``), and, during an HTTP
+request whose caller sent a valid ``X-Request-Id``, ``caller_request_id``. Extra fields whose name
 says they hold a secret (password, code, otp, shared key, token, authorization...) are
 replaced by ``[redacted]`` before any formatter sees them: a last line of defence, not a
 licence to log secrets. The code paths themselves never pass such values.
@@ -15,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from core.correlation import current_correlation_id
+from core.correlation import current_caller_request_id, current_correlation_id
 from core.settings import LogFormat
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -29,11 +30,15 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message
 
 
 class CorrelationFilter(logging.Filter):
-    """Adds ``correlation_id`` to every record and redacts secret-named extra fields."""
+    """Adds ``correlation_id`` (and ``caller_request_id``) to every record and redacts
+    secret-named extra fields."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "correlation_id"):
             record.correlation_id = current_correlation_id() or "-"
+        caller_request_id = current_caller_request_id()
+        if caller_request_id is not None and not hasattr(record, "caller_request_id"):
+            record.caller_request_id = caller_request_id
         for key in list(record.__dict__):
             if key not in _RESERVED and key != "correlation_id" and _SECRET_FIELD.search(key):
                 record.__dict__[key] = REDACTED

@@ -19,6 +19,7 @@ from email.utils import format_datetime, parseaddr
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from core.delivery import AttemptResult, OtpMessage
 from core.errors import UnsendableEmail
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -253,3 +254,21 @@ def send_email(
     return sender.send(
         target, recipient=recipient, content=content, delivery_id=delivery_id, secrets=secrets
     )
+
+
+def send_otp_email(sender: EmailSender, message: OtpMessage) -> AttemptResult:
+    """One OTP delivery attempt by email to the user's address, as the delivery records it."""
+    result = send_email(
+        sender,
+        message.target_settings,
+        recipient=message.user.email,
+        content=message.message,
+        delivery_id=message.delivery_id,
+        secrets=(message.code,),
+    )
+    if result.outcome is Outcome.DELIVERED:
+        return AttemptResult.sent(result.status_code)
+    error = result.error or "failed"
+    if result.outcome is Outcome.RETRY:
+        return AttemptResult.transient(error, result.status_code)
+    return AttemptResult.permanent(error, result.status_code)

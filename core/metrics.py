@@ -21,16 +21,23 @@ OTHER: Final = "other"
 
 REQUEST_OUTCOMES: Final = frozenset({"accepted", "rejected", "unavailable"})
 REJECT_REASONS: Final = frozenset(
-    {"invalid_request", "invalid_client", "rate_limited", "not_configured", "none"}
+    {
+        "invalid_request",
+        "username_or_email_required",
+        "invalid_client",
+        "rate_limited",
+        "not_configured",
+        "none",
+    }
 )
 GRANT_TYPES: Final = frozenset({"password", "refresh_token", "client_credentials"})
 GRANT_OUTCOMES: Final = frozenset(
     {"granted", "invalid_grant", "invalid_client", "locked_out", "invalid_request"}
 )
 CREDENTIALS: Final = frozenset({"password", "otp", "none"})
-DROP_REASONS: Final = frozenset({"throttled", "mismatch", "no_user", "no_sender"})
+DROP_REASONS: Final = frozenset({"throttled", "mismatch", "no_sender"})
 CHANNELS: Final = frozenset({"webhook", "email", "console"})
-DELIVERY_OUTCOMES: Final = frozenset({"delivered", "retried", "failed", "expired"})
+DELIVERY_OUTCOMES: Final = frozenset({"delivered", "retried", "failed", "expired", "skipped"})
 
 OTP_REQUESTS = Counter(
     "otp_requests",
@@ -58,7 +65,8 @@ DELIVERIES = Counter(
 )
 REQUEST_TO_DELIVERY = Histogram(
     "otp_request_to_delivery_seconds",
-    "Seconds from the api accepting an OTP request to the message being delivered.",
+    "Seconds from the fan-out issuing an OTP (its delivery row) to the message being"
+    " delivered (the wait on otp.requests before the fan-out is not included).",
     ["channel"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
 )
@@ -92,12 +100,16 @@ def record_lockout() -> None:
 
 
 def record_otps_issued(count: int = 1) -> None:
-    OTPS_ISSUED.inc(count)
+    if count > 0:
+        OTPS_ISSUED.inc(count)
 
 
-def record_request_dropped(reason: str) -> None:
-    """The fan-out issued nothing: ``throttled``, ``mismatch``, ``no_user``, ``no_sender``."""
-    REQUESTS_DROPPED.labels(closed(reason, DROP_REASONS)).inc()
+def record_request_dropped(reason: str, count: int = 1) -> None:
+    """The fan-out issued nothing: for a whole request no user matched (``mismatch``), or
+    for ``count`` matching users the throttle held (``throttled``) or no sender reaches
+    them (``no_sender``)."""
+    if count > 0:
+        REQUESTS_DROPPED.labels(closed(reason, DROP_REASONS)).inc(count)
 
 
 def record_delivery(channel: str, outcome: str, seconds_since_request: float | None = None) -> None:

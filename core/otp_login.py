@@ -24,8 +24,9 @@ def consume_otp(
     client_id: str,
     candidate: str,
     now: datetime,
-) -> bool:
-    """Mark the matching unused, unexpired OTP used; ``True`` if this call consumed one."""
+) -> str | None:
+    """Mark the matching unused, unexpired OTP used; the ``request_id`` of the OTP request
+    that issued it when this call consumed one (the flow's correlation id), else ``None``."""
     digest = lookup_hash(secret_key, user_id=user_id, client_id=client_id, code=candidate)
     consumed = session.execute(
         update(OneTimePassword)
@@ -37,10 +38,10 @@ def consume_otp(
             OneTimePassword.expires_at > now,
         )
         .values(used_at=now)
-        .returning(OneTimePassword.id)
+        .returning(OneTimePassword.request_id)
         .execution_options(synchronize_session=False)
     ).first()
-    return consumed is not None
+    return None if consumed is None else str(consumed[0])
 
 
 def consume_outstanding_otps(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -36,6 +36,7 @@ from core.errors import (
 )
 from core.ids import new_uuid
 from core.lockout import is_locked, lock_user_row, record_failed_attempt, record_successful_login
+from core.metrics import record_lockout
 from core.models import ApiClient, User
 from core.otp_login import consume_otp, consume_outstanding_otps, void_outstanding_otps
 from core.passwords import PasswordHasher
@@ -51,6 +52,9 @@ class IssuedToken:
     access_token: str
     expires_in: int  # seconds
     refresh_token: str | None
+    # Set when a one-time password signed the user in: the request_id of the OTP request
+    # that issued it, i.e. that flow's correlation id (the token handler logs it).
+    otp_request_id: str | None = None
 
 
 class TokenGrants:
@@ -180,20 +184,22 @@ class TokenGrants:
         with self._transaction() as session:
             if lock_user_row(session, user.id, now):
                 raise LockedOut()
-            if not consume_otp(
+            otp_request_id = consume_otp(
                 session,
                 self._secret_key,
                 user_id=user.id,
                 client_id=client.id,
                 candidate=candidate,
                 now=now,
-            ):
+            )
+            if otp_request_id is None:
                 return None
             if subject.refusal is not None:
                 raise subject.refusal
             consume_outstanding_otps(session, user_id=user.id, client_id=client.id, now=now)
             record_successful_login(session, user.id, now)
-            return self._issue(session, attempt, now, subject, client)
+            issued = self._issue(session, attempt, now, subject, client)
+            return replace(issued, otp_request_id=otp_request_id)
 
     def _sign_in_with_password(
         self,
@@ -227,6 +233,8 @@ class TokenGrants:
             failure = record_failed_attempt(session, subject.user.id, subject.policy, now)
             if failure is not None and failure.attempts >= self._otp_max_failed_attempts:
                 void_outstanding_otps(session, user_id=subject.user.id, now=now)
+        if failure is not None and failure.locked_now:
+            record_lockout()  # only the failure that engaged the lock gets a row back locked
         if failure is None:
             raise LockedOut()
         raise InvalidUsernameOrPassword()

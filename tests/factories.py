@@ -310,6 +310,26 @@ def make_access_token(
     )
 
 
+def make_email_sender(session: Session, *, smtp: dict[str, Any], **fields: Any) -> MessageSender:
+    """A OneTimePassword sender delivering by email through an ``Smtp`` target, for everyone."""
+    config = make_delivery_config(session, targets={"Smtp": smtp})
+    sender = MessageSender(
+        **{
+            "id": _next("sender"),
+            "name": "Email",
+            "message_types": [ONE_TIME_PASSWORD],
+            "delivery_config_id": config.id,
+            "allow_all_buyers": True,
+            **fields,
+        }
+    )
+    session.add(sender)
+    session.flush()
+    session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
+    session.flush()
+    return sender
+
+
 def make_users(session: Session, count: int, *, buyer: Buyer, prefix: str) -> list[User]:
     """``count`` active buyer users named ``<prefix><n>`` in one flush (load tests)."""
     users = [

@@ -11,25 +11,29 @@ from typing import TYPE_CHECKING, Any
 
 import dramatiq
 
-from core.broker import CONSOLE_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.broker import CONSOLE_QUEUE, EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
 from core.delivery import RETRY, AttemptResult, OtpMessage, Send, deliver_otp
 from core.errors import InvalidRequest
 from core.events import (
     DELIVER_CONSOLE_ACTOR,
+    DELIVER_EMAIL_ACTOR,
     DELIVER_WEBHOOK_ACTOR,
     ISSUE_OTPS_ACTOR,
     OtpRequested,
 )
 from core.issuance import process_otp_request
-from core.targets import CONSOLE, WEBHOOK
+from core.mail import send_otp_email
+from core.metrics import record_delivery, record_otps_issued, record_request_dropped
+from core.targets import CONSOLE, EMAIL, WEBHOOK
 from core.webhooks import send_webhook
-from workers import metrics
 from workers.publishing import BrokerDeliveryPublisher
 
 if TYPE_CHECKING:
     from workers.setup import WorkerContext
 
 logger = logging.getLogger(__name__)
+# core.delivery's statuses as otp_deliveries_total's outcome label.
+_OUTCOME_LABELS = {RETRY: "retried"}
 
 
 def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
@@ -45,13 +49,20 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             clock=runtime.clock,
             publisher=publisher,
         )
-        metrics.record_issuance(result)
+        if not result.already_issued:  # a redelivered event counts nothing twice
+            record_otps_issued(result.issued)
+            record_request_dropped("throttled", result.throttled)
+            record_request_dropped("no_sender", result.without_sender)
+            if result.unmatched:
+                record_request_dropped("mismatch")
         logger.info(
             "OTP request handled",
             extra={
                 "request_id": event.request_id,
                 "issued": result.issued,
                 "throttled": result.throttled,
+                "without_sender": result.without_sender,
+                "unmatched": result.unmatched,
                 "deliveries": len(result.deliveries),
                 "redelivered": result.already_issued,
             },
@@ -67,7 +78,11 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             renderer=context.renderer,
             retry_policy=context.retry_policy,
         )
-        metrics.record_delivery(channel, outcome)
+        record_delivery(
+            channel,
+            _OUTCOME_LABELS.get(outcome.status, outcome.status),
+            outcome.seconds_since_issued,
+        )
         logger.info(
             "delivery attempt finished",
             extra={"delivery_id": delivery_id, "channel": channel, "outcome": outcome.status},
@@ -80,6 +95,12 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             return send_webhook(message, context.webhook_transport, runtime.clock)
 
         deliver(WEBHOOK, delivery_id, send)
+
+    def deliver_email(delivery_id: str) -> None:
+        def send(message: OtpMessage) -> AttemptResult:
+            return send_otp_email(context.email_sender, message)
+
+        deliver(EMAIL, delivery_id, send)
 
     def deliver_console(delivery_id: str) -> None:
         deliver(CONSOLE, delivery_id, context.console_sender.send)
@@ -94,6 +115,7 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
     # Delivery retries are bounded by the OTP's expiry (core.delivery), not by a count.
     for function, name, queue in (
         (deliver_webhook, DELIVER_WEBHOOK_ACTOR, WEBHOOK_QUEUE),
+        (deliver_email, DELIVER_EMAIL_ACTOR, EMAIL_QUEUE),
         (deliver_console, DELIVER_CONSOLE_ACTOR, CONSOLE_QUEUE),
     ):
         dramatiq.actor(broker=broker, actor_name=name, queue_name=queue, max_retries=None)(function)

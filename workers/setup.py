@@ -17,9 +17,12 @@ import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
 from core.delivery import RetryPolicy
+from core.mail import EmailSender
 from core.runtime import Runtime
 from core.templates import MessageRenderer
+from workers.observability import install_worker_metrics
 from workers.senders.console import ConsoleSender
+from workers.senders.email import SmtpEmailSender
 from workers.senders.webhook import HttpxWebhookTransport
 
 # The fan-out retries unexpected failures (database briefly away) this many times.
@@ -37,6 +40,7 @@ class WorkerContext:
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     renderer: MessageRenderer = field(default_factory=MessageRenderer)
     console: TextIO | None = None
+    email_sender: EmailSender = field(default_factory=SmtpEmailSender)
     webhook_transport: HttpxWebhookTransport = field(init=False)
     console_sender: ConsoleSender = field(init=False)
 
@@ -76,6 +80,8 @@ def setup_workers(
     configure_middleware(broker, runtime.settings.otp_lifetime, policy)
     context = WorkerContext(runtime, retry_policy=policy, console=console)
     broker.add_middleware(WorkerLifecycle(context))
+    # Prometheus under ``otp worker``; a no-op in otp dev and in tests' in-process workers.
+    install_worker_metrics(broker, runtime.settings)
     for middleware in extra_middleware:
         broker.add_middleware(middleware)
     dramatiq.set_broker(broker)

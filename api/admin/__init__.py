@@ -8,6 +8,7 @@ from api.admin.assignments import all_assignments, assignments_blueprint
 from api.admin.collection import collection_blueprint
 from api.admin.identity import identity_collections
 from api.admin.messaging import messaging_collections
+from api.admin.previews import previews_blueprint
 from core.passwords import PasswordHasher
 from core.runtime import Runtime
 
@@ -23,3 +24,4 @@ def register_admin(app: Flask, runtime: Runtime) -> None:
         app.register_blueprint(assignments_blueprint(assignments))
     for collection in collections:
         app.register_blueprint(collection_blueprint(collection))
+    app.register_blueprint(previews_blueprint())

@@ -89,7 +89,7 @@ def test_the_access_log_of_a_running_api_is_json_without_any_submitted_value(
     assert SECRET_PASSWORD not in output
     assert SECRET_QUERY not in output
     entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    (access,) = [entry for entry in entries if entry.get("correlation_id") == "e2e-trace-1"]
+    (access,) = [entry for entry in entries if entry.get("caller_request_id") == "e2e-trace-1"]
     assert access["logger"] == "otp.access"
     assert access["method"] == "POST"
     assert access["status"] == response.status_code

@@ -22,7 +22,7 @@ from core.models import Delivery
 from core.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_buyer, make_client, make_user, make_webhook_sender
-from tests.processes import otp_command, started
+from tests.processes import free_port, otp_command, started
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +36,7 @@ def worker_env(database_url: str, clean_broker: str) -> dict[str, str]:
         "OTP_BROKER_URL": clean_broker,
         "OTP_SECRET_KEY": TEST_SECRET_KEY,
         "OTP_LOG_FORMAT": "text",
+        "OTP_WORKER_METRICS_PORT": str(free_port()),  # not 9191: other runs may hold it
     }
 
 
@@ -138,3 +139,37 @@ def test_worker_with_an_unreachable_broker_says_so_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("otp worker: broker unreachable")
+
+
+def test_sigterm_mid_delivery_lets_the_delivery_finish_and_the_worker_exits_zero(
+    committed_db: Engine,
+    settings: Settings,
+    worker_env: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    with Session(committed_db) as session:
+        client = make_client(session, allow_any_buyer=True)
+        make_webhook_sender(session, url=receiver.url)
+        user = make_user(session, buyer=make_buyer(session))
+        client_id, username = client.id, user.username
+        session.commit()
+    env = {
+        **worker_env,
+        # The held request must outlast the stop, not the webhook timeout.
+        "OTP_WEBHOOK_TIMEOUT": "120",
+    }
+    receiver.hold_next_request()
+    command = otp_command("worker", "--processes", "1", "--threads", "2")
+    with started(command, env=env, stop_timeout=60) as worker:
+        _publish_request(settings, client_id, username)
+        receiver.wait_for(1, timeout=90)  # the worker is now inside the POST
+        worker.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while "Shutting down" not in worker.output() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "Shutting down" in worker.output()
+        assert worker.poll() is None  # stopping, yet waiting for the delivery in flight
+        receiver.release()
+        assert worker.wait(timeout=60) == 0, worker.output()
+    assert _status_of_only_delivery(committed_db) == ("delivered", 1)
+    assert len(receiver.received) == 1

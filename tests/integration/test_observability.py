@@ -37,13 +37,15 @@ def access_lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [entry for entry in entries if entry["logger"] == "otp.access"]
 
 
-def test_a_valid_incoming_request_id_is_echoed_and_logged(
+def test_a_valid_incoming_request_id_is_echoed_and_logged_beside_a_correlation_id_of_ours(
     api_client: FlaskClient, json_log: io.StringIO
 ) -> None:
     response = api_client.get("/healthz", headers={"X-Request-Id": "edge-req-0001"})
     assert response.headers["X-Request-Id"] == "edge-req-0001"
     (line,) = access_lines(json_log)
-    assert line["correlation_id"] == "edge-req-0001"
+    assert line["caller_request_id"] == "edge-req-0001"
+    assert line["correlation_id"] != "edge-req-0001"
+    assert len(line["correlation_id"]) == 32
     assert line["route"] == "/healthz"
     assert line["method"] == "GET"
     assert line["status"] == 200

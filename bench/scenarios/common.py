@@ -1,0 +1,202 @@
+"""What every scenario shares: the stack, the seeded marketplace, the servers, measuring."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from bench import seed
+from bench.load import Load, LoadResult
+from bench.pipeline import PIPELINE_QUEUES
+from bench.procstat import Sampler, named, tree
+from bench.report import Usage
+from bench.stack import Stack, Started, free_port, otp, python
+from core.broker import ALL_QUEUES
+
+# The same server configuration for the product and its ceiling: `otp api`'s defaults.
+SERVER_WORKERS = 2
+SERVER_THREADS = 8
+WORKER_PROCESSES = 2
+WORKER_THREADS = 8
+SMALL_POPULATION = 10_000
+LARGE_POPULATION = 1_000_000
+
+
+def seconds(default: float) -> float:
+    """Measurement length; ``BENCH_SCALE`` (e.g. 0.3) shortens every run for a quick look."""
+    return max(2.0, default * float(os.environ.get("BENCH_SCALE", "1")))
+
+
+@dataclass
+class Receiver:
+    started: Started
+    url: str
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_reset", timeout=5)
+
+    def stats(self) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(f"{self.url}/_stats", timeout=30).json()
+        return answer
+
+    def wait_for(self, count: int, timeout: float) -> dict[str, Any]:
+        """Poll until ``count`` messages arrived (or the time is up); the last stats."""
+        deadline = time.monotonic() + timeout
+        stats = self.stats()
+        while stats["count"] < count and time.monotonic() < deadline:
+            time.sleep(0.5)
+            stats = self.stats()
+        return stats
+
+
+@dataclass
+class Context:
+    """One bench run's services and data; scenarios share it when run together."""
+
+    stack: Stack = field(default_factory=Stack)
+    client_id: str = ""
+    users: int = 0
+    password_hash: str = ""
+    receiver: Receiver | None = None
+    seed_seconds: dict[int, float] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def prepare(self, users: int = SMALL_POPULATION) -> None:
+        self.stack.fresh_database()
+        self.stack.fresh_vhost()
+        port = free_port()
+        started = self.stack.start("receiver", python("-m", "bench.receiver", "--port", str(port)))
+        url = f"http://127.0.0.1:{port}"
+        self.stack.wait_http(started, f"{url}/_stats")
+        self.receiver = Receiver(started, url)
+        self.password_hash = seed.shared_password_hash()
+        with self.stack.connect() as connection:
+            self.client_id = seed.seed_marketplace(connection, webhook_url=f"{url}/hook")
+        self.grow_users(users)
+
+    def grow_users(self, total: int) -> float:
+        """Seed users up to ``total``; returns the seconds it took."""
+        if total <= self.users:
+            return 0.0
+        with self.stack.connect() as connection:
+            took = seed.seed_users(
+                connection,
+                first=self.users + 1,
+                count=total - self.users,
+                password_hash=self.password_hash,
+            )
+        self.seed_seconds[total] = took
+        self.users = total
+        return took
+
+    def close(self) -> None:
+        self.stack.stop_all()
+
+    def purge(self) -> None:
+        self.stack.purge(*ALL_QUEUES, *PIPELINE_QUEUES)
+
+    # -- servers -------------------------------------------------------------------
+
+    def _server_options(self, port: int) -> list[str]:
+        return [
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(SERVER_WORKERS),
+            "--threads",
+            str(SERVER_THREADS),
+        ]
+
+    @contextlib.contextmanager
+    def api(self, *, ceiling: bool = False) -> Iterator[tuple[str, Started]]:
+        """``otp api`` (or the bench app with its no-op routes, served the same way)."""
+        port = free_port()
+        command = (
+            python("-m", "bench.apps", "api", *self._server_options(port))
+            if ceiling
+            else otp("api", *self._server_options(port))
+        )
+        with self.stack.running("api-ceiling" if ceiling else "api", command) as started:
+            url = f"http://127.0.0.1:{port}"
+            self.stack.wait_http(started, f"{url}/healthz")
+            yield url, started
+
+    @contextlib.contextmanager
+    def token(self, *, ceiling: bool = False) -> Iterator[tuple[str, Started]]:
+        port = free_port()
+        command = (
+            python("-m", "bench.apps", "token", *self._server_options(port))
+            if ceiling
+            else otp("token", *self._server_options(port))
+        )
+        with self.stack.running("token-ceiling" if ceiling else "token", command) as started:
+            url = f"http://127.0.0.1:{port}"
+            self.stack.wait_http(started, f"{url}/healthz")
+            yield url, started
+
+    @contextlib.contextmanager
+    def worker(self, *, ceiling: bool = False) -> Iterator[Started]:
+        """``otp worker`` on every OTP queue, or the two-hop no-op pipeline's worker."""
+        options = ["--processes", str(WORKER_PROCESSES), "--threads", str(WORKER_THREADS)]
+        assert self.receiver is not None
+        if ceiling:
+            command = python(
+                "-m", "dramatiq", "bench.pipeline", *options, "--queues", *PIPELINE_QUEUES
+            )
+            extra = {
+                "BENCH_PIPELINE_WORKER": "1",
+                "BENCH_RECEIVER_URL": f"{self.receiver.url}/hook",
+            }
+            queues: tuple[str, ...] = PIPELINE_QUEUES
+        else:
+            command = otp("worker", *options)
+            extra = {}
+            queues = ALL_QUEUES[:2]
+        with self.stack.running("worker-ceiling" if ceiling else "worker", command, **extra) as w:
+            self.stack.wait_consumers(w, *queues)
+            yield w
+
+    # -- measuring -----------------------------------------------------------------
+
+    def sampler(self, **servers: Started) -> Sampler:
+        groups = {name: tree(started.pid) for name, started in servers.items()}
+        if self.receiver is not None:
+            groups["webhook receiver"] = tree(self.receiver.started.pid)
+        groups["postgresql (whole server)"] = named("postgres")
+        groups["rabbitmq (beam.smp)"] = named("beam.smp")
+        own = os.getpid()
+        groups["bench harness"] = lambda _table: {own}
+        return Sampler(groups)
+
+    def warm_up(self, load: Load, seconds: float = 2.0) -> None:
+        """Send ``load`` briefly so pools, caches and lazy imports exist before measuring."""
+        replace(load, seconds=seconds, limit=0, rate=0.0).run()
+        time.sleep(1)  # let the requests wrk left in flight finish before measuring
+
+    def measure(self, load: Load, sampler: Sampler, label: str) -> tuple[LoadResult, Usage]:
+        """Run one wrk load while the sampler watches; the load and everyone's CPU."""
+        sampler.reset_peaks()
+        with sampler.window() as window:
+            process = load.start()
+            result = load.result(process)
+        sampler.sample()
+        return result, Usage(label, window.seconds, sampler.usage(window.cpu))
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def describe_latency(result: LoadResult) -> str:
+    return json.dumps({k: round(v, 2) for k, v in result.latency_ms.items()})

@@ -1,0 +1,180 @@
+"""1. Intake: OTP requests/s and latency beside a no-op JSON POST in the same server setup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.load import Load, LoadResult
+from bench.profile import profile_under_load
+from bench.report import Figure, Goal, Report, Usage
+from bench.scenarios.common import Context, seconds
+from core.broker import REQUESTS_QUEUE
+
+OTP_PATH = "/v1/password/onetimepassword"
+NOOP_PATH = "/bench/noop"
+PACED_RATE = 1000.0
+MAX_CONNECTIONS = 32
+PACED_CONNECTIONS = 64
+RATIO_GOAL = 0.60
+P99_GOAL_MS = 25.0
+
+
+@dataclass
+class IntakeRun:
+    users: int
+    otp_max: LoadResult
+    otp_paced: LoadResult
+    noop_max: LoadResult
+    noop_paced: LoadResult
+    usage: list[Usage]
+    queued: int
+    loads: list[str]
+
+    @property
+    def ratio(self) -> float:
+        return self.otp_max.rate / self.noop_max.rate if self.noop_max.rate else 0.0
+
+
+def _otp_load(ctx: Context, url: str, *, rate: float = 0.0) -> Load:
+    return Load(
+        url=url + OTP_PATH,
+        kind="otp-request",
+        seconds=seconds(10),
+        connections=PACED_CONNECTIONS if rate else MAX_CONNECTIONS,
+        rate=rate,
+        client_id=ctx.client_id,
+        user_count=ctx.users,
+    )
+
+
+def _noop_load(ctx: Context, url: str, *, rate: float = 0.0) -> Load:
+    load = _otp_load(ctx, url, rate=rate)
+    load.url = url + NOOP_PATH
+    return load
+
+
+def measure_intake(ctx: Context) -> IntakeRun:
+    """The OTP route and the no-op route, each flat out and paced at 1,000 requests/s."""
+    usage: list[Usage] = []
+    loads: list[str] = []
+    ctx.purge()
+    with ctx.api() as (url, api), ctx.sampler(api=api) as sampler:
+        load = _otp_load(ctx, url)
+        ctx.warm_up(load)
+        ctx.purge()
+        otp_max, used = ctx.measure(load, sampler, f"OTP requests flat out, {ctx.users:,} users")
+        usage.append(used)
+        loads.append(load.describe())
+        queued = ctx.stack.queue_state(REQUESTS_QUEUE)[0]
+        load = _otp_load(ctx, url, rate=PACED_RATE)
+        otp_paced, used = ctx.measure(load, sampler, "OTP requests paced at 1,000/s")
+        usage.append(used)
+        loads.append(load.describe())
+    ctx.purge()
+    with ctx.api(ceiling=True) as (url, api), ctx.sampler(api=api) as sampler:
+        load = _noop_load(ctx, url)
+        ctx.warm_up(load)
+        noop_max, used = ctx.measure(load, sampler, "no-op JSON POST flat out")
+        usage.append(used)
+        loads.append(load.describe())
+        load = _noop_load(ctx, url, rate=PACED_RATE)
+        noop_paced, used = ctx.measure(load, sampler, "no-op JSON POST paced at 1,000/s")
+        usage.append(used)
+        loads.append(load.describe())
+    return IntakeRun(ctx.users, otp_max, otp_paced, noop_max, noop_paced, usage, queued, loads)
+
+
+def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
+    return [
+        Figure(
+            f"OTP requests/s, flat out{suffix}",
+            run.otp_max.rate,
+            "req/s",
+            run.noop_max.rate,
+            "no-op JSON POST, flat out",
+        ),
+        Figure(
+            f"OTP p50 latency, flat out{suffix}",
+            run.otp_max.latency_ms["p50"],
+            "ms",
+            run.noop_max.latency_ms["p50"],
+            "no-op",
+        ),
+        Figure(
+            f"OTP p99 latency, flat out{suffix}",
+            run.otp_max.latency_ms["p99"],
+            "ms",
+            run.noop_max.latency_ms["p99"],
+            "no-op",
+        ),
+        Figure(
+            f"OTP requests/s achieved when paced at 1,000/s{suffix}",
+            run.otp_paced.rate,
+            "req/s",
+            run.noop_paced.rate,
+            "no-op paced",
+        ),
+        Figure(
+            f"OTP p50 latency at 1,000/s{suffix}",
+            run.otp_paced.latency_ms["p50"],
+            "ms",
+            run.noop_paced.latency_ms["p50"],
+            "no-op",
+        ),
+        Figure(
+            f"OTP p99 latency at 1,000/s{suffix}",
+            run.otp_paced.latency_ms["p99"],
+            "ms",
+            run.noop_paced.latency_ms["p99"],
+            "no-op",
+        ),
+    ]
+
+
+def intake_goals(run: IntakeRun) -> list[Goal]:
+    paced_ok = run.otp_paced.rate >= 0.95 * PACED_RATE
+    p99 = run.otp_paced.latency_ms["p99"]
+    return [
+        Goal(
+            "Intake ≥ 60% of the no-op ceiling",
+            run.ratio >= RATIO_GOAL if run.otp_max.failed == 0 else False,
+            f"{run.otp_max.rate:,.0f} / {run.noop_max.rate:,.0f} req/s = {run.ratio:.0%}",
+        ),
+        Goal(
+            "Intake p99 ≤ 25 ms at 1,000 requests/s",
+            paced_ok and p99 <= P99_GOAL_MS and run.otp_paced.failed == 0,
+            f"p99 {p99:.1f} ms at {run.otp_paced.rate:,.0f} req/s achieved",
+        ),
+    ]
+
+
+def run_intake(ctx: Context, command: str) -> Report:
+    report = Report("intake", "Intake: POST /v1/password/onetimepassword", command)
+    run = measure_intake(ctx)
+    ctx.results["intake"] = run
+    report.setup += [
+        f"{run.users:,} seeded users; one API client, one webhook sender (cached by the api).",
+        "`otp api` (gunicorn gthread, 2 workers x 8 threads) for the product; the no-op "
+        "route is served by `python -m bench.apps api`, the same factory and gunicorn options.",
+        "No worker runs: requests are only queued; queues are purged between runs.",
+        *(f"load: {line}" for line in run.loads),
+    ]
+    report.figures += intake_figures(run)
+    report.goals += intake_goals(run)
+    report.usage += run.usage
+    accepted = run.otp_max.requests - run.otp_max.errors["status"]
+    report.notes += [
+        f"Each 204 is backed by a confirmed persistent publish: after the flat-out run "
+        f"{REQUESTS_QUEUE} held {run.queued:,} messages for {accepted:,} answered 204s "
+        "(wrk stops counting at the deadline while the last requests are in flight).",
+        f"Non-2xx answers / socket errors: OTP flat out {run.otp_max.errors}, "
+        f"paced {run.otp_paced.errors}.",
+        "Paced runs schedule requests on an absolute clock across 64 connections (wrk + "
+        "Lua delay()); latency is measured from the request's write to its answer.",
+    ]
+    if any(goal.met is False for goal in report.goals):
+        with ctx.api() as (url, api):
+            ctx.warm_up(_otp_load(ctx, url))
+            report.profile = profile_under_load(api, _otp_load(ctx, url), "otp api, flat out")
+    ctx.purge()
+    return report

@@ -1,0 +1,224 @@
+"""3. Token grants: OTP and password grants/s beside a no-op form POST on the token server."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import seed
+from bench.load import Load, LoadResult
+from bench.profile import profile_under_load
+from bench.report import Figure, Goal, Report, Usage
+from bench.scenarios.common import Context, seconds
+from bench.stack import SECRET_KEY
+from core.passwords import PasswordHasher
+from core.settings import Argon2Parameters, Settings
+
+TOKEN_PATH = "/oauth/token"
+NOOP_PATH = "/bench/noop-form"
+CONNECTIONS = 16
+OTP_GRANTS_GOAL = 600.0
+PASSWORD_GRANTS_PER_CORE_GOAL = 30.0
+OTPS_SEEDED = 20_000
+
+
+@dataclass
+class TokenRun:
+    users: int
+    otp_grants: LoadResult
+    password_grants: LoadResult
+    noop: LoadResult
+    usage: list[Usage]
+    loads: list[str]
+    argon2_cpu_seconds: float = 0.0
+
+    def ok(self, result: LoadResult) -> int:
+        return result.requests - result.errors["status"]
+
+    @property
+    def otp_rate(self) -> float:
+        """Successful OTP grants per second (a 400 is not a grant)."""
+        return self.ok(self.otp_grants) / self.otp_grants.seconds
+
+    @property
+    def password_rate(self) -> float:
+        return self.ok(self.password_grants) / self.password_grants.seconds
+
+
+def _pairs_file(ctx: Context, name: str, pairs: list[tuple[str, str]]) -> str:
+    path = Path(ctx.stack.workdir) / f"{name}.txt"
+    path.write_text("".join(f"{user} {secret}\n" for user, secret in pairs))
+    return str(path)
+
+
+def _grant_load(ctx: Context, url: str, pairs_file: str, *, limit: int = 0) -> Load:
+    return Load(
+        url=url + TOKEN_PATH,
+        kind="grant-pairs",
+        seconds=seconds(10),
+        connections=CONNECTIONS,
+        client_id=ctx.client_id,
+        pairs_file=pairs_file,
+        limit=limit,
+    )
+
+
+def _noop_load(ctx: Context, url: str) -> Load:
+    return Load(
+        url=url + NOOP_PATH,
+        kind="static",
+        seconds=seconds(10),
+        connections=CONNECTIONS,
+        body=f"client_id={ctx.client_id}&grant_type=password&username=user0000001&password=x",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
+    """Seed one OTP for each of ``count`` users spread over the population; a pairs file."""
+    numbers = seed.sample_users(ctx.users, count, seed=len(ctx.results) + 11)
+    with ctx.stack.connect() as connection:
+        pairs = seed.seed_otps(
+            connection,
+            client_id=ctx.client_id,
+            secret_key=SECRET_KEY.encode(),
+            length=Settings().otp_length,  # the servers run with the default length
+            numbers=numbers,
+        )
+    return _pairs_file(ctx, f"otps-{ctx.users}", pairs)
+
+
+def password_pairs(ctx: Context, count: int = 5_000) -> str:
+    numbers = seed.sample_users(ctx.users, count, seed=3)
+    pairs = [(seed.username(n), seed.PASSWORD) for n in numbers]
+    return _pairs_file(ctx, f"passwords-{ctx.users}", pairs)
+
+
+def argon2_cpu_seconds(verifies: int = 10) -> float:
+    """CPU seconds one argon2id verification at the default parameters costs here."""
+    hasher = PasswordHasher(Argon2Parameters())
+    stored = hasher.hash(seed.PASSWORD)
+    started = time.process_time()
+    for _ in range(verifies):
+        hasher.verify(stored, seed.PASSWORD)
+    return (time.process_time() - started) / verifies
+
+
+def measure_token(ctx: Context) -> TokenRun:
+    usage: list[Usage] = []
+    loads: list[str] = []
+    otp_file = fresh_otps(ctx)
+    password_file = password_pairs(ctx)
+    with ctx.token() as (url, token), ctx.sampler(token=token) as sampler:
+        ctx.warm_up(_grant_load(ctx, url, password_file))
+        load = _grant_load(ctx, url, otp_file, limit=OTPS_SEEDED)
+        otp_grants, used = ctx.measure(load, sampler, f"OTP grants, {ctx.users:,} users")
+        usage.append(used)
+        loads.append(load.describe())
+        load = _grant_load(ctx, url, password_file)
+        password_grants, used = ctx.measure(load, sampler, "password grants (argon2id)")
+        usage.append(used)
+        loads.append(load.describe())
+    with ctx.token(ceiling=True) as (url, token), ctx.sampler(token=token) as sampler:
+        load = _noop_load(ctx, url)
+        ctx.warm_up(load)
+        noop, used = ctx.measure(load, sampler, "no-op form POST")
+        usage.append(used)
+        loads.append(load.describe())
+    return TokenRun(
+        ctx.users, otp_grants, password_grants, noop, usage, loads, argon2_cpu_seconds()
+    )
+
+
+def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
+    cores = os.cpu_count() or 1
+    return [
+        Figure(f"OTP grants/s{suffix}", run.otp_rate, "grants/s", run.noop.rate, "no-op form POST"),
+        Figure(
+            f"OTP grant p50{suffix}",
+            run.otp_grants.latency_ms["p50"],
+            "ms",
+            run.noop.latency_ms["p50"],
+            "no-op",
+        ),
+        Figure(
+            f"OTP grant p99{suffix}",
+            run.otp_grants.latency_ms["p99"],
+            "ms",
+            run.noop.latency_ms["p99"],
+            "no-op",
+        ),
+        Figure(
+            f"password grants/s{suffix}",
+            run.password_rate,
+            "grants/s",
+            run.noop.rate,
+            "no-op form POST",
+        ),
+        Figure(
+            f"password grants/s per core{suffix}",
+            run.password_rate / cores,
+            "grants/s/core",
+            1 / run.argon2_cpu_seconds if run.argon2_cpu_seconds else None,
+            "argon2id verifications per CPU-second, alone",
+        ),
+        Figure(f"password grant p50{suffix}", run.password_grants.latency_ms["p50"], "ms"),
+        Figure(f"password grant p99{suffix}", run.password_grants.latency_ms["p99"], "ms"),
+    ]
+
+
+def token_goals(run: TokenRun) -> list[Goal]:
+    cores = os.cpu_count() or 1
+    per_core = run.password_rate / cores
+    return [
+        Goal(
+            "OTP grants ≥ 600/s",
+            run.otp_rate >= OTP_GRANTS_GOAL,
+            f"{run.otp_rate:,.0f} grants/s ({run.otp_grants.errors['status']} non-200)",
+        ),
+        Goal(
+            "password grants ≥ 30/s per core at default argon2id",
+            per_core >= PASSWORD_GRANTS_PER_CORE_GOAL,
+            f"{run.password_rate:,.1f} grants/s on {cores} cores = {per_core:.1f}/core",
+        ),
+    ]
+
+
+def run_token(ctx: Context, command: str) -> Report:
+    report = Report("token", "Token grants: POST /oauth/token", command)
+    run = measure_token(ctx)
+    ctx.results["token"] = run
+    report.setup += [
+        f"{run.users:,} seeded users sharing one argon2id hash at the default "
+        "m=19456,t=2,p=1; one fresh OTP seeded for each of "
+        f"{min(OTPS_SEEDED, run.users):,} users (nonce → code → keyed lookup hash, as the "
+        "fan-out makes them); each OTP is used once.",
+        "`otp token` (gunicorn gthread, 2 workers x 8 threads); the no-op route is served by "
+        "`python -m bench.apps token`, the same factory and gunicorn options.",
+        *(f"load: {line}" for line in run.loads),
+    ]
+    report.figures += token_figures(run)
+    report.goals += token_goals(run)
+    report.usage += run.usage
+    report.notes += [
+        f"Answers other than 200: OTP grants {run.otp_grants.errors}, password grants "
+        f"{run.password_grants.errors}; only 200s count as grants.",
+        f"One argon2id verification at the defaults costs {1000 * run.argon2_cpu_seconds:.0f} ms "
+        "of CPU on this machine (measured alone, in CPU time, so the load does not inflate "
+        f"it): even with a core to itself a password grant cannot exceed "
+        f"{1 / run.argon2_cpu_seconds:.0f}/s per core here."
+        if run.argon2_cpu_seconds
+        else "",
+    ]
+    if any(goal.met is False for goal in report.goals):
+        otp_file = fresh_otps(ctx)
+        with ctx.token() as (url, token):
+            ctx.warm_up(_grant_load(ctx, url, password_pairs(ctx)))
+            missed = report.goals[0].met is False
+            load = _grant_load(ctx, url, otp_file if missed else password_pairs(ctx))
+            report.profile = profile_under_load(
+                token, load, "otp token, OTP grants" if missed else "otp token, password grants"
+            )
+    return report

@@ -1,0 +1,135 @@
+"""The benchmark harness's parts at a tiny size, so ``bench/`` does not rot between runs.
+
+No figure is asserted here (timing lives in ``bench/``): only that the receiver records
+what it is sent, that wrk's script sends what it is told, that the sampler reads /proc
+and that reports carry every figure, ceiling, ratio and verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.load import Load
+from bench.procstat import Sampler, tree
+from bench.profile import summarize
+from bench.report import Figure, Goal, Report, Usage
+from bench.stack import ROOT, free_port
+from tests.processes import started
+
+
+@pytest.fixture
+def receiver_url() -> Iterator[str]:
+    """The bench webhook receiver, started as the benchmarks start it, on a loopback port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "bench.receiver", "--port", str(port)]
+    with started(command, cwd=ROOT) as receiver:
+        for _ in range(200):
+            assert receiver.poll() is None, receiver.output()
+            try:
+                httpx.get(f"{url}/_stats", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+
+
+def test_receiver_records_each_webhook_by_username_and_counts_repeats(receiver_url: str) -> None:
+    with httpx.Client() as client:
+        for name in ("alice", "bob", "alice"):
+            body = {"Recipient": {"Username": name}, "EventBody": {"Username": name}}
+            assert client.post(f"{receiver_url}/hook", json=body).status_code == 204
+        stats = client.get(f"{receiver_url}/_stats").json()
+        assert stats["count"] == 3
+        assert stats["duplicates"] == 1
+        assert set(stats["arrivals"]) == {"alice", "bob"}
+        client.post(f"{receiver_url}/_reset")
+        assert client.get(f"{receiver_url}/_stats").json()["count"] == 0
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_script_sends_otp_requests_for_successive_users_and_stops_at_the_limit(
+    receiver_url: str,
+) -> None:
+    result = Load(
+        url=f"{receiver_url}/v1/password/onetimepassword",
+        kind="otp-request",
+        seconds=30,
+        connections=2,
+        limit=40,
+        client_id="CLIENT",
+        user_start=1,
+        user_count=40,
+    ).run()
+    stats = httpx.get(f"{receiver_url}/_stats").json()
+    assert result.requests >= 40
+    assert result.failed == 0
+    assert {f"user{n:07d}" for n in range(1, 41)} <= set(stats["arrivals"])
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_script_sends_one_form_post_per_credential_line(
+    receiver_url: str, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("".join(f"user{n:07d} 1234567{n}\n" for n in range(5)))
+    result = Load(
+        url=f"{receiver_url}/oauth/token",
+        kind="grant-pairs",
+        seconds=30,
+        connections=1,
+        client_id="CLIENT",
+        pairs_file=str(pairs),
+    ).run()
+    assert result.requests == 5
+    assert httpx.get(f"{receiver_url}/_stats").json()["count"] == 5
+
+
+def test_sampler_reads_cpu_and_memory_of_a_process_tree() -> None:
+    with Sampler({"this test": tree(os.getpid())}, interval=0.05) as sampler:
+        with sampler.window() as window:
+            sum(i * i for i in range(300_000))
+        sampler.sample()
+        usage = sampler.usage(window.cpu)["this test"]
+    assert usage.processes >= 1
+    assert usage.peak_rss_mib > 0
+    assert usage.cpu_percent > 0
+
+
+def test_report_sets_each_figure_beside_its_ceiling_and_says_which_goals_are_missed(
+    tmp_path: Path,
+) -> None:
+    report = Report("sample", "Sample", "python -m bench sample", machine={"cpus": "2"})
+    report.figures.append(Figure("OTP requests/s", 500.0, "req/s", 1000.0, "no-op POST"))
+    report.goals.append(Goal("≥ 60% of the ceiling", False, "50%"))
+    report.goals.append(Goal("p99 ≤ 25 ms", True, "12 ms"))
+    report.usage.append(Usage("flat out", 10.0, {}))
+    report.profile = "busy samples"
+    text = report.write(tmp_path).read_text()
+    assert "`python -m bench sample`" in text
+    assert "| OTP requests/s | 500 req/s | 1,000 req/s (no-op POST) | 50% |" in text
+    assert "| ≥ 60% of the ceiling | 50% | **MISSED** |" in text
+    assert "| p99 ≤ 25 ms | 12 ms | **met** |" in text
+    assert "busy samples" in text
+
+
+def test_profile_summary_leaves_out_threads_parked_waiting_for_work() -> None:
+    collapsed = "\n".join(
+        [
+            f"process 1:x;run ({ROOT}/core/otp.py:10);"
+            "hash (/v/site-packages/argon2/_password_hasher.py:5) 30",
+            "process 1:x;_worker (/usr/lib/python3.11/concurrent/futures/thread.py:81) 70",
+        ]
+    )
+    summary = summarize(collapsed)
+    assert summary.startswith("30 busy samples (another 70")
+    assert "100.0%  hash (argon2/_password_hasher.py:5)" in summary
+    assert "100.0%  run (core/otp.py:10)" in summary
