@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install dev test lint format typecheck bench clean
+.PHONY: help install dev test lint format typecheck bench clean reliability reliability-full
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,13 @@ typecheck: $(STAMP) ## mypy --strict on core, api, workers, cli, bench
 
 test: lint typecheck ## lint, type-check, then the whole test suite on real PostgreSQL and RabbitMQ
 	$(VENV)/bin/pytest
+
+reliability: $(STAMP) ## only the reliability suite (faults, races, fuzzing, leaks) at CI size
+	$(VENV)/bin/pytest -m reliability tests/reliability
+
+reliability-full: $(STAMP) ## the reliability suite at the issue's full counts; figures to tests/reliability/last-run.json
+	OTP_RELIABILITY_FULL=1 OTP_RELIABILITY_FIGURES=tests/reliability/last-run.json \
+		$(VENV)/bin/pytest -m reliability tests/reliability -o timeout=1800
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -14,6 +14,7 @@ from api.openapi import openapi, registry_of
 from api.otp_requests import otp_requests
 from api.runtime import attach_runtime
 from api.token.schemas import token_operations
+from api.wire import refuse_nul_characters
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     attach_runtime(app, runtime)
     register_error_handlers(app)
+    app.before_request(refuse_nul_characters)
     install_observability(app, "api")
     app.register_blueprint(health)
     app.register_blueprint(otp_requests)

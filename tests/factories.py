@@ -328,3 +328,23 @@ def make_email_sender(session: Session, *, smtp: dict[str, Any], **fields: Any) 
     session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
     session.flush()
     return sender
+
+
+def make_users(session: Session, count: int, *, buyer: Buyer, prefix: str) -> list[User]:
+    """``count`` active buyer users named ``<prefix><n>`` in one flush (load tests)."""
+    users = [
+        User(
+            id=f"{prefix}-{n}",
+            user_type=BUYER,
+            buyer_id=buyer.id,
+            username=f"{prefix}{n}",
+            email=f"{prefix}{n}@example.com",
+            first_name="Load",
+            last_name="User",
+            active=True,
+        )
+        for n in range(count)
+    ]
+    session.add_all(users)
+    session.flush()
+    return users
