@@ -1,8 +1,11 @@
-"""Where the time goes: py-spy samples a process tree under load; a text summary of it.
+"""Where the CPU goes: py-spy samples a process tree under load; a text summary of it.
 
-py-spy records collapsed stacks ("frame;frame;frame count"); the summary lists the
-functions that are on the CPU most (self) and the project's own frames that most
-samples pass through (inclusive), which is what a missed goal's report shows.
+py-spy records collapsed stacks ("frame;frame;frame count") of the threads that hold the
+GIL (``--gil``), i.e. Python code on the CPU; a thread waiting on a socket, a lock or in
+C code that released the GIL (an argon2 hash) is not sampled. On a 2-core box shared by
+every process, CPU per request is what limits throughput, so this is the view that says
+where to cut. The summary lists the functions on the CPU most (self) and the project's
+own frames that most samples pass through (inclusive).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def py_spy() -> str | None:
 def summarize(collapsed: str, top: int = 20) -> str:
     """Top functions by own samples and project frames by inclusive samples."""
     own: Counter[str] = Counter()
+    by_library: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = idle = 0
     for line in collapsed.splitlines():
@@ -54,17 +58,20 @@ def summarize(collapsed: str, top: int = 20) -> str:
             continue
         total += count
         own[_short(frames[-1])] += count
+        by_library[_library(frames[-1])] += count
         for frame in {_short(f) for f in frames if _is_project(f)}:
             inclusive[frame] += count
     if not total:
-        return "py-spy recorded no busy samples"
+        return "py-spy recorded no samples of a thread holding the GIL"
     lines = [
-        f"{total} busy samples (another {idle} of threads parked waiting for work left out)",
+        f"{total} samples of threads holding the GIL (another {idle} of threads parked"
+        " waiting for work left out)",
         "",
-        "where the busy samples are (self; a leaf blocked in C, e.g. a socket read or an",
-        "argon2 hash, shows as the Python frame that called it):",
+        "where the CPU goes (self):",
     ]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
+    lines += ["", "where the CPU goes, by library (self):"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in by_library.most_common(12)]
     lines += ["", "project frames those samples pass through (inclusive):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(top)]
     return "\n".join(lines)
@@ -73,6 +80,19 @@ def summarize(collapsed: str, top: int = 20) -> str:
 def _is_project(frame: str) -> bool:
     """A frame in this project's own code (py-spy runs with --full-filenames)."""
     return bool(PROJECT_FILE.search(frame))
+
+
+def _library(frame: str) -> str:
+    """The installed package, the standard-library module or the project package of a frame."""
+    where = frame.partition(" (")[2].rstrip(")").rpartition(":")[0]
+    if "site-packages/" in where:
+        return where.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if where.startswith(ROOT + "/"):
+        return "project: " + where.removeprefix(ROOT + "/").split("/", 1)[0]
+    parts = where.split("/")
+    if "lib" in parts and parts.index("lib") + 2 < len(parts):  # .../lib/python3.11/<module>
+        return "stdlib: " + parts[parts.index("lib") + 2].removesuffix(".py")
+    return parts[-1] or "?"
 
 
 def _short(frame: str) -> str:
@@ -110,6 +130,7 @@ def profile_under_load(started: Started, load: Load, label: str) -> str:
                 "--full-filenames",
                 "--rate",
                 "200",
+                "--gil",
                 "--output",
                 str(out),
             ],
