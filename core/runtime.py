@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.broker import build_broker
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    import dramatiq
 
 
 @dataclass
@@ -40,6 +42,10 @@ class Runtime:
     def broker(self) -> dramatiq.Broker:
         if self.broker_override is not None:
             return self.broker_override
+        # Imported here: the token handler never publishes, and dramatiq and pika cost
+        # every one of its processes memory.
+        from core.broker import build_broker  # noqa: PLC0415
+
         return build_broker(self.settings)
 
     def close(self) -> None:

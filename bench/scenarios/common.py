@@ -104,37 +104,37 @@ class Context:
 
     # -- servers -------------------------------------------------------------------
 
-    def _server_options(self, port: int) -> list[str]:
+    def _server_options(self, port: int, workers: int = SERVER_WORKERS) -> list[str]:
         return [
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            str(SERVER_WORKERS),
+            str(workers),
             "--threads",
             str(SERVER_THREADS),
         ]
 
     @contextlib.contextmanager
-    def api(self, *, ceiling: bool = False) -> Iterator[tuple[str, Started]]:
+    def api(
+        self, *, ceiling: bool = False, workers: int = SERVER_WORKERS
+    ) -> Iterator[tuple[str, Started]]:
         """``otp api`` (or the bench app with its no-op routes, served the same way)."""
         port = free_port()
-        command = (
-            python("-m", "bench.apps", "api", *self._server_options(port))
-            if ceiling
-            else otp("api", *self._server_options(port))
-        )
+        options = self._server_options(port, workers)
+        command = python("-m", "bench.apps", "api", *options) if ceiling else otp("api", *options)
         with self.stack.running("api-ceiling" if ceiling else "api", command) as started:
             url = f"http://127.0.0.1:{port}"
             self.stack.wait_http(started, f"{url}/healthz")
             yield url, started
 
     @contextlib.contextmanager
-    def token(self, *, ceiling: bool = False) -> Iterator[tuple[str, Started]]:
+    def token(
+        self, *, ceiling: bool = False, workers: int = SERVER_WORKERS
+    ) -> Iterator[tuple[str, Started]]:
         port = free_port()
+        options = self._server_options(port, workers)
         command = (
-            python("-m", "bench.apps", "token", *self._server_options(port))
-            if ceiling
-            else otp("token", *self._server_options(port))
+            python("-m", "bench.apps", "token", *options) if ceiling else otp("token", *options)
         )
         with self.stack.running("token-ceiling" if ceiling else "token", command) as started:
             url = f"http://127.0.0.1:{port}"
@@ -142,9 +142,11 @@ class Context:
             yield url, started
 
     @contextlib.contextmanager
-    def worker(self, *, ceiling: bool = False) -> Iterator[Started]:
+    def worker(
+        self, *, ceiling: bool = False, processes: int = WORKER_PROCESSES
+    ) -> Iterator[Started]:
         """``otp worker`` on every OTP queue, or the two-hop no-op pipeline's worker."""
-        options = ["--processes", str(WORKER_PROCESSES), "--threads", str(WORKER_THREADS)]
+        options = ["--processes", str(processes), "--threads", str(WORKER_THREADS)]
         assert self.receiver is not None
         if ceiling:
             command = python(

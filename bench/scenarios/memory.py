@@ -3,13 +3,21 @@
 All three run at once, as co-located in production on a 2-core box: wrk sends OTP
 requests to the api while the worker fans them out and delivers them, and a second wrk
 sends OTP grants to the token server. Each group's memory is sampled every 250 ms.
+
+Two layouts are measured. **Co-located**: one serving process per role (each gunicorn
+worker with its threads, one dramatiq worker process), each beside its parent — on two
+cores shared by three roles and the two servers underneath, more processes add memory,
+not throughput. **As benchmarked alone**: two processes per role, the layout the intake,
+token and end-to-end benchmarks give a role that has the box to itself.
 """
 
 from __future__ import annotations
 
-from bench.load import Load
+from dataclasses import dataclass
+
+from bench.load import Load, LoadResult
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, seconds
+from bench.scenarios.common import SERVER_THREADS, WORKER_THREADS, Context, seconds
 from bench.scenarios.intake import OTP_PATH
 from bench.scenarios.token import CONNECTIONS, TOKEN_PATH, fresh_otps
 
@@ -17,15 +25,47 @@ RSS_GOAL_MIB = 400e6 / 2**20  # 400 MB, the stricter reading (≈ 381 MiB)
 GROUPS = ("api", "token", "worker")
 
 
-def run_memory(ctx: Context, command: str) -> Report:
-    report = Report("memory", "Memory: api + token + worker under load", command)
+@dataclass
+class Layout:
+    name: str
+    processes: int  # serving processes per role, each beside its parent
+
+    def describe(self) -> str:
+        return (
+            f"{self.name}: `otp api` and `otp token` with {self.processes} gunicorn "
+            f"worker(s) x {SERVER_THREADS} threads each (plus the master), `otp worker "
+            f"--processes {self.processes} --threads {WORKER_THREADS}` (plus its parent)"
+        )
+
+
+LAYOUTS = (Layout("co-located", 1), Layout("as benchmarked alone", 2))
+
+
+@dataclass
+class MemoryRun:
+    layout: Layout
+    usage: Usage
+    intake: LoadResult
+    grants: LoadResult
+
+    def total(self, attribute: str) -> float:
+        groups = self.usage.groups
+        return float(sum(getattr(groups[name], attribute) for name in GROUPS))
+
+    @property
+    def process_count(self) -> int:
+        return sum(self.usage.groups[name].processes for name in GROUPS)
+
+
+def _measure(ctx: Context, layout: Layout) -> tuple[MemoryRun, list[str]]:
     otp_file = fresh_otps(ctx)
     ctx.purge()
     duration = seconds(20)
+    count = layout.processes
     with (
-        ctx.api() as (api_url, api),
-        ctx.token() as (token_url, token),
-        ctx.worker() as worker,
+        ctx.api(workers=count) as (api_url, api),
+        ctx.token(workers=count) as (token_url, token),
+        ctx.worker(processes=count) as worker,
         ctx.sampler(api=api, token=token, worker=worker) as sampler,
     ):
         # The requests go to the upper half of the population: the e2e benchmark's users
@@ -54,43 +94,54 @@ def run_memory(ctx: Context, command: str) -> Report:
             intake_result, grants_result = intake.result(first), grants.result(second)
         sampler.sample()
         usage = Usage(
-            "api, token and worker under load together", window.seconds, sampler.usage(window.cpu)
+            f"{layout.name}, api, token and worker under load together",
+            window.seconds,
+            sampler.usage(window.cpu),
         )
     ctx.purge()
-    groups = usage.groups
-    rss = sum(groups[name].peak_rss_mib for name in GROUPS)
-    pss = sum(groups[name].peak_pss_mib for name in GROUPS)
-    ctx.results["memory"] = (rss, pss)
+    loads = [intake.describe(), grants.describe()]
+    return MemoryRun(layout, usage, intake_result, grants_result), loads
+
+
+def run_memory(ctx: Context, command: str) -> Report:
+    report = Report("memory", "Memory: api + token + worker under load", command)
+    runs: list[MemoryRun] = []
+    loads: list[str] = []
+    for layout in LAYOUTS:
+        run, loads = _measure(ctx, layout)
+        runs.append(run)
+    report.setup += [layout.describe() + "." for layout in LAYOUTS]
     report.setup += [
-        "`otp api` and `otp token` (2 gunicorn workers x 8 threads each, plus the master), "
-        "`otp worker --processes 2 --threads 8` (plus its parent), all at once.",
-        f"load: {intake.describe()} while the worker drains; at the same time "
-        f"{grants.describe()} (OTP grants).",
+        f"load, the same for both: {loads[0]} while the worker drains; at the same time "
+        f"{loads[1]} (OTP grants).",
         "RSS counts shared pages once per process (forked workers share the parent's code "
         "pages), so the RSS sum overstates what the group holds; PSS splits shared pages "
         "between their sharers and adds up correctly. The goal is judged on RSS, the "
         "stricter of the two.",
     ]
-    report.figures += [
-        Figure(f"{name} peak RSS", groups[name].peak_rss_mib, "MiB") for name in GROUPS
-    ]
-    report.figures += [
-        Figure("api + token + worker peak RSS", rss, "MiB", RSS_GOAL_MIB, "goal"),
-        Figure("api + token + worker peak PSS", pss, "MiB", RSS_GOAL_MIB, "goal"),
-        Figure("OTP requests/s during the run", intake_result.rate, "req/s"),
-        Figure("OTP grants/s during the run", grants_result.rate, "grants/s"),
-    ]
-    report.goals.append(
-        Goal(
-            "api + token + worker together ≤ 400 MB RSS",
-            rss <= RSS_GOAL_MIB,
-            f"{rss:,.0f} MiB RSS ({pss:,.0f} MiB PSS) over "
-            f"{sum(groups[name].processes for name in GROUPS)} processes",
+    for run in runs:
+        name = run.layout.name
+        groups = run.usage.groups
+        report.figures += [
+            Figure(f"{role} peak RSS ({name})", groups[role].peak_rss_mib, "MiB") for role in GROUPS
+        ]
+        rss, pss = run.total("peak_rss_mib"), run.total("peak_pss_mib")
+        report.figures += [
+            Figure(f"api + token + worker peak RSS ({name})", rss, "MiB", RSS_GOAL_MIB, "goal"),
+            Figure(f"api + token + worker peak PSS ({name})", pss, "MiB", RSS_GOAL_MIB, "goal"),
+            Figure(f"OTP requests/s during the run ({name})", run.intake.rate, "req/s"),
+            Figure(f"OTP grants/s during the run ({name})", run.grants.rate, "grants/s"),
+        ]
+        report.goals.append(
+            Goal(
+                f"api + token + worker together ≤ 400 MB RSS ({name})",
+                rss <= RSS_GOAL_MIB,
+                f"{rss:,.0f} MiB RSS ({pss:,.0f} MiB PSS) over {run.process_count} processes",
+            )
         )
-    )
-    report.usage.append(usage)
-    report.notes.append(
-        f"Errors: intake {intake_result.errors}, grants {grants_result.errors} (grants stop "
-        "succeeding once the seeded OTPs are used up; memory is what is measured here)."
-    )
+        report.usage.append(run.usage)
+        report.notes.append(
+            f"Errors ({name}): intake {run.intake.errors}, grants {run.grants.errors} (grants "
+            "stop succeeding once the seeded OTPs are used up; memory is what is measured)."
+        )
     return report

@@ -130,6 +130,7 @@ def test_profile_summary_leaves_out_threads_parked_waiting_for_work() -> None:
         ]
     )
     summary = summarize(collapsed)
-    assert summary.startswith("30 busy samples (another 70")
+    assert summary.startswith("30 samples of threads holding the GIL (another 70")
     assert "100.0%  hash (argon2/_password_hasher.py:5)" in summary
     assert "100.0%  run (core/otp.py:10)" in summary
+    assert "100.0%  argon2" in summary  # the by-library breakdown
