@@ -1,8 +1,15 @@
-"""argon2id password hashing with parameters from ``OTP_PASSWORD_HASH``."""
+"""argon2id password hashing with parameters from ``OTP_PASSWORD_HASH``.
+
+At most one hash or verification per CPU runs at a time in a process: each holds
+``memory_cost`` KiB (19 MiB at the defaults) while it runs, and more of them at once than
+there are cores only share the cores and multiply the memory.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
@@ -21,21 +28,23 @@ class PasswordHasher:
             parallelism=parameters.parallelism,
             type=Type.ID,
         )
+        self._running = threading.BoundedSemaphore(os.cpu_count() or 1)
         # Verifying against this when the user does not exist costs the same as a real
         # check, so response time does not tell whether a username exists.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self._dummy_hash = self.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        with self._running:
+            return self._hasher.hash(password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; a missing hash still costs one verification."""
         try:
-            return self._hasher.verify(stored_hash or self._dummy_hash, password) and bool(
-                stored_hash
-            )
+            with self._running:
+                matched = self._hasher.verify(stored_hash or self._dummy_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+        return matched and bool(stored_hash)
 
     def burn(self, password: str) -> None:
         """Spend one verification's work for a user that does not exist."""
