@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert
 
 from core.models import AuthEvent
 
@@ -29,16 +29,22 @@ class TokenAttempt:
     user_id: str | None = None
 
 
-def record_auth_event(session: Session, attempt: TokenAttempt, outcome: str, at: datetime) -> None:
+_INSERT = insert(AuthEvent)
+
+
+def record_auth_event(
+    connection: Connection, attempt: TokenAttempt, outcome: str, at: datetime
+) -> None:
     """``outcome`` is ``success`` or the contract's ErrorCode of the refusal."""
-    session.add(
-        AuthEvent(
-            at=at,
-            user_id=attempt.user_id,
-            client_id=attempt.client_id[:_ID_LIMIT] if attempt.client_id else None,
-            grant_type=attempt.grant_type[:30],
-            method=attempt.method,
-            outcome=outcome[:40],
-            ip=attempt.ip[:64] if attempt.ip else None,
-        )
+    connection.execute(
+        _INSERT,
+        {
+            "at": at,
+            "user_id": attempt.user_id,
+            "client_id": attempt.client_id[:_ID_LIMIT] if attempt.client_id else None,
+            "grant_type": attempt.grant_type[:30],
+            "method": attempt.method,
+            "outcome": outcome[:40],
+            "ip": attempt.ip[:64] if attempt.ip else None,
+        },
     )

@@ -13,16 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Boolean, ColumnElement, and_, case, literal, null, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Boolean, Connection, and_, bindparam, case, literal, null, or_, update
 
-from core.models import SecurityProfile, User
+from core.models import User
 from core.models.base import UTCDateTime
 
 DEFAULT_ALLOWED_FAILED_ATTEMPTS = 10
 DEFAULT_LOCKOUT_MINUTES = 2
+
+
+class PasswordConfigured(Protocol):
+    """A security profile, as far as lockout is concerned."""
+
+    @property
+    def password_config(self) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class LockoutPolicy:
     lockout_minutes: int = DEFAULT_LOCKOUT_MINUTES
 
     @classmethod
-    def from_profiles(cls, profiles: Iterable[SecurityProfile]) -> LockoutPolicy:
+    def from_profiles(cls, profiles: Iterable[PasswordConfigured]) -> LockoutPolicy:
         """The strictest PasswordConfig: fewest allowed attempts, then the longest lock."""
         policies = [cls.from_password_config(profile.password_config) for profile in profiles]
         if not policies:
@@ -83,67 +89,74 @@ class FailedAttempt:
     locked_now: bool
 
 
-def _unlocked_at(now: datetime) -> ColumnElement[bool]:
-    """The user row is not locked at ``now`` (a lapsed timed lock counts as unlocked)."""
-    return and_(
-        User.locked.is_(False),
-        or_(User.locked_until.is_(None), User.locked_until <= _at(now)),
-    )
+# The statements are built once; each execution only binds ``subject_id`` and ``now``
+# (plus the policy's numbers when counting a failure).
+_NOW = bindparam("now", type_=UTCDateTime())
+_SUBJECT = User.id == bindparam("subject_id")
+_UNLOCKED = and_(  # a lapsed timed lock counts as unlocked
+    User.locked.is_(False), or_(User.locked_until.is_(None), User.locked_until <= _NOW)
+)
 
 
-def _at(moment: datetime) -> Any:
-    # Typed as the column type so SQLite stores and compares it like the column does.
-    return literal(moment, UTCDateTime())
-
-
-def record_failed_attempt(
-    session: Session, user_id: str, policy: LockoutPolicy, now: datetime
-) -> FailedAttempt | None:
-    """Count one failure in one conditional UPDATE; ``None`` when the account is locked
-    (then nothing is counted and the lock is not extended)."""
-    lock_lapsed = and_(User.locked_until.is_not(None), User.locked_until <= _at(now))
+def _count_failure_statement(*, lock_indefinitely: bool) -> Any:
+    lock_lapsed = and_(User.locked_until.is_not(None), User.locked_until <= _NOW)
     attempts = case((lock_lapsed, 1), else_=User.failed_login_attempts + 1)
-    reaches_limit = attempts >= policy.allowed_failed_attempts
+    reaches_limit = attempts >= bindparam("allowed")
     values: dict[Any, Any] = {User.failed_login_attempts: attempts}
-    if policy.lockout_minutes > 0:
-        until = now + timedelta(minutes=policy.lockout_minutes)
-        values[User.locked_until] = case((reaches_limit, _at(until)), else_=null())
-    else:
+    if lock_indefinitely:
         values[User.locked_until] = null()
         values[User.locked] = case(
             (reaches_limit, literal(True, Boolean())), else_=literal(False, Boolean())
         )
-    row = session.execute(
+    else:
+        until = bindparam("until", type_=UTCDateTime())
+        values[User.locked_until] = case((reaches_limit, until), else_=null())
+    return (
         update(User)
-        .where(User.id == user_id, _unlocked_at(now))
+        .where(_SUBJECT, _UNLOCKED)
         .values(values)
         .returning(User.failed_login_attempts, User.locked, User.locked_until)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
+    )
+
+
+_COUNT_FAILURE_TIMED = _count_failure_statement(lock_indefinitely=False)
+_COUNT_FAILURE_INDEFINITE = _count_failure_statement(lock_indefinitely=True)
+_RESET = (
+    update(User)
+    .where(_SUBJECT, _UNLOCKED)
+    .values(failed_login_attempts=0, locked_until=None, last_login_at=_NOW)
+    .returning(User.id)
+)
+
+
+def record_failed_attempt(
+    connection: Connection, user_id: str, policy: LockoutPolicy, now: datetime
+) -> FailedAttempt | None:
+    """Count one failure in one conditional UPDATE; ``None`` when the account is locked
+    (then nothing is counted and the lock is not extended)."""
+    parameters: dict[str, Any] = {
+        "subject_id": user_id,
+        "now": now,
+        "allowed": policy.allowed_failed_attempts,
+    }
+    if policy.lockout_minutes > 0:
+        parameters["until"] = now + timedelta(minutes=policy.lockout_minutes)
+        statement = _COUNT_FAILURE_TIMED
+    else:
+        statement = _COUNT_FAILURE_INDEFINITE
+    row = connection.execute(statement, parameters).one_or_none()
     if row is None:
         return None
     return FailedAttempt(attempts=row[0], locked_now=is_locked(row[1], row[2], now))
 
 
-def record_successful_login(session: Session, user_id: str, now: datetime) -> bool:
-    """Reset the counter; ``False`` (and nothing changed) when the account is locked."""
-    row = session.execute(
-        update(User)
-        .where(User.id == user_id, _unlocked_at(now))
-        .values(failed_login_attempts=0, locked_until=None, last_login_at=now)
-        .returning(User.id)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    return row is not None
+def record_successful_login(connection: Connection, user_id: str, now: datetime) -> bool:
+    """Reset the counter; ``False`` (and nothing changed) when the account is locked.
 
-
-def lock_user_row(session: Session, user_id: str, now: datetime) -> bool:
-    """Take the user's row lock for this transaction; ``True`` when the account is locked.
-
-    Every transaction that touches both a user and that user's OTP rows takes the user
-    row first, so concurrent logins of one user cannot deadlock.
+    The UPDATE also takes the user's row lock for the rest of the transaction: every
+    transaction that touches both a user and that user's OTP rows takes the user row
+    first, so concurrent logins of one user run one after the other and cannot deadlock.
+    A sign-in that then fails rolls its transaction, and so this reset, back.
     """
-    row = session.execute(
-        select(User.locked, User.locked_until).where(User.id == user_id).with_for_update()
-    ).one()
-    return is_locked(row[0], row[1], now)
+    row = connection.execute(_RESET, {"subject_id": user_id, "now": now}).one_or_none()
+    return row is not None

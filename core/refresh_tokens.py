@@ -8,14 +8,28 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, update
 
 from core.ids import new_uuid
 from core.models import RefreshToken
+from core.models.base import UTCDateTime
 
 _LABEL = b"refresh-token\x00"
 TOKEN_BYTES = 32
+
+_INSERT = insert(RefreshToken)
+_NOW = bindparam("now", type_=UTCDateTime())
+_REDEEM = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.token_hash == bindparam("digest"),
+        RefreshToken.client_id == bindparam("for_client"),
+        RefreshToken.used_at.is_(None),
+        RefreshToken.expires_at > _NOW,
+    )
+    .values(used_at=_NOW)
+    .returning(RefreshToken.user_id, RefreshToken.roles)
+)
 
 
 def refresh_token_hash(secret_key: bytes, token: str) -> bytes:
@@ -23,7 +37,7 @@ def refresh_token_hash(secret_key: bytes, token: str) -> bytes:
 
 
 def issue_refresh_token(
-    session: Session,
+    connection: Connection,
     secret_key: bytes,
     *,
     user_id: str,
@@ -34,18 +48,18 @@ def issue_refresh_token(
 ) -> str:
     """A new random token; only its keyed hash is stored."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(
-        RefreshToken(
-            id=new_uuid(),
-            token_hash=refresh_token_hash(secret_key, token),
-            user_id=user_id,
-            client_id=client_id,
-            roles=roles,
-            created_at=now,
-            expires_at=now + lifetime,
-        )
+    connection.execute(
+        _INSERT,
+        {
+            "id": new_uuid(),
+            "token_hash": refresh_token_hash(secret_key, token),
+            "user_id": user_id,
+            "client_id": client_id,
+            "roles": roles,
+            "created_at": now,
+            "expires_at": now + lifetime,
+        },
     )
-    session.flush()
     return token
 
 
@@ -56,20 +70,12 @@ class RedeemedRefreshToken:
 
 
 def redeem_refresh_token(
-    session: Session, secret_key: bytes, *, client_id: str, token: str, now: datetime
+    connection: Connection, secret_key: bytes, *, client_id: str, token: str, now: datetime
 ) -> RedeemedRefreshToken | None:
     """Use the token up in one conditional UPDATE; ``None`` if unknown, expired or used."""
-    row = session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.token_hash == refresh_token_hash(secret_key, token),
-            RefreshToken.client_id == client_id,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(RefreshToken.user_id, RefreshToken.roles)
-        .execution_options(synchronize_session=False)
+    digest = refresh_token_hash(secret_key, token)
+    row = connection.execute(
+        _REDEEM, {"digest": digest, "for_client": client_id, "now": now}
     ).first()
     if row is None:
         return None

@@ -12,8 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, bindparam, update
 
 from core.auth_events import (
     OTP,
@@ -24,7 +23,14 @@ from core.auth_events import (
     TokenAttempt,
     record_auth_event,
 )
-from core.authentication import LoginSubject, authenticate_client, find_user, load_subject
+from core.authentication import (
+    ClientRecord,
+    GrantFacts,
+    LoginSubject,
+    authenticate_client,
+    login_subject,
+    read_grant_facts,
+)
 from core.clock import Clock
 from core.codes import looks_like_code
 from core.errors import (
@@ -35,10 +41,10 @@ from core.errors import (
     TokenRequestError,
 )
 from core.ids import new_uuid
-from core.lockout import is_locked, lock_user_row, record_failed_attempt, record_successful_login
+from core.lockout import is_locked, record_failed_attempt, record_successful_login
 from core.metrics import record_lockout
-from core.models import ApiClient, User
-from core.otp_login import consume_otp, consume_outstanding_otps, void_outstanding_otps
+from core.models import User
+from core.otp_login import consume_otp, void_outstanding_otps
 from core.passwords import PasswordHasher
 from core.refresh_tokens import issue_refresh_token, redeem_refresh_token
 from core.settings import Settings
@@ -57,14 +63,25 @@ class IssuedToken:
     otp_request_id: str | None = None
 
 
+_UPGRADE_HASH = (
+    update(User)
+    .where(User.id == bindparam("subject_id"))
+    .values(password_hash=bindparam("new_hash"))
+)
+
+
 class TokenGrants:
-    """Decides token requests against the database; one instance per process."""
+    """Decides token requests against the database; one instance per process.
+
+    A grant reads what it decides on in one statement outside any transaction, checks the
+    credential with no connection held, then writes in one short transaction.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        sessions: Callable[[], Session],
+        database: Callable[[], Engine],
         keys: TokenKeys,
         hasher: PasswordHasher,
         clock: Clock,
@@ -74,7 +91,7 @@ class TokenGrants:
         self._secret_key = settings.secret_key
         self._otp_length = settings.otp_length
         self._otp_max_failed_attempts = settings.otp_max_failed_attempts
-        self._sessions = sessions
+        self._database = database
         self._keys = keys
         self._hasher = hasher
         self._clock = clock
@@ -147,10 +164,9 @@ class TokenGrants:
         password: str,
         scope: Sequence[str] | None,
     ) -> IssuedToken:
-        with self._sessions() as session:
-            client = authenticate_client(session, self._hasher, attempt.client_id, client_secret)
-            user = find_user(session, username)
-            subject = load_subject(session, user, client, scope) if user else None
+        facts = self._read(attempt.client_id, username=username)
+        client = authenticate_client(self._hasher, facts.client, client_secret)
+        subject = login_subject(facts, scope)
         if subject is None:
             self._hasher.burn(password)  # as slow as a real check: existence stays hidden
             raise InvalidUsernameOrPassword()
@@ -172,20 +188,21 @@ class TokenGrants:
         attempt: TokenAttempt,
         now: datetime,
         subject: LoginSubject,
-        client: ApiClient,
+        client: ClientRecord,
         candidate: str,
     ) -> IssuedToken | None:
         """Consume the OTP and issue the token in one transaction; ``None`` if no OTP matched.
 
-        A refusal raised after consuming rolls the consumption back: an inactive user's
-        OTP is not burnt by being told so.
+        Taking the user's row lock resets the failure counter at once; when no OTP matches,
+        or a refusal is raised after consuming, the transaction rolls back: the counter is
+        as it was and an inactive user's OTP is not burnt by being told so.
         """
         user = subject.user
-        with self._transaction() as session:
-            if lock_user_row(session, user.id, now):
+        with self._database().connect() as connection:
+            if not record_successful_login(connection, user.id, now):
                 raise LockedOut()
             otp_request_id = consume_otp(
-                session,
+                connection,
                 self._secret_key,
                 user_id=user.id,
                 client_id=client.id,
@@ -193,20 +210,20 @@ class TokenGrants:
                 now=now,
             )
             if otp_request_id is None:
+                connection.rollback()
                 return None
             if subject.refusal is not None:
                 raise subject.refusal
-            consume_outstanding_otps(session, user_id=user.id, client_id=client.id, now=now)
-            record_successful_login(session, user.id, now)
-            issued = self._issue(session, attempt, now, subject, client)
-            return replace(issued, otp_request_id=otp_request_id)
+            issued = self._issue(connection, attempt, now, subject, client)
+            connection.commit()
+        return replace(issued, otp_request_id=otp_request_id)
 
     def _sign_in_with_password(
         self,
         attempt: TokenAttempt,
         now: datetime,
         subject: LoginSubject,
-        client: ApiClient,
+        client: ClientRecord,
         password: str,
     ) -> IssuedToken:
         if subject.refusal is not None:
@@ -215,24 +232,21 @@ class TokenGrants:
         upgraded_hash = None
         if user.password_hash and self._hasher.needs_rehash(user.password_hash):
             upgraded_hash = self._hasher.hash(password)
-        with self._transaction() as session:
-            if not record_successful_login(session, user.id, now):
+        with self._transaction() as connection:
+            if not record_successful_login(connection, user.id, now):
                 raise LockedOut()  # a concurrent failure locked the account meanwhile
             if upgraded_hash is not None:
-                session.execute(
-                    update(User)
-                    .where(User.id == user.id)
-                    .values(password_hash=upgraded_hash)
-                    .execution_options(synchronize_session=False)
+                connection.execute(
+                    _UPGRADE_HASH, {"subject_id": user.id, "new_hash": upgraded_hash}
                 )
-            return self._issue(session, attempt, now, subject, client)
+            return self._issue(connection, attempt, now, subject, client)
 
     def _count_failure(self, subject: LoginSubject, now: datetime) -> None:
         """Count one failed attempt (password and OTP both wrong is still one) and refuse."""
-        with self._transaction() as session:
-            failure = record_failed_attempt(session, subject.user.id, subject.policy, now)
+        with self._transaction() as connection:
+            failure = record_failed_attempt(connection, subject.user.id, subject.policy, now)
             if failure is not None and failure.attempts >= self._otp_max_failed_attempts:
-                void_outstanding_otps(session, user_id=subject.user.id, now=now)
+                void_outstanding_otps(connection, user_id=subject.user.id, now=now)
         if failure is not None and failure.locked_now:
             record_lockout()  # only the failure that engaged the lock gets a row back locked
         if failure is None:
@@ -248,22 +262,23 @@ class TokenGrants:
         client_secret: str | None,
         scope: Sequence[str] | None,
     ) -> IssuedToken:
-        with self._sessions() as session:
-            client = authenticate_client(
-                session, self._hasher, attempt.client_id, client_secret, secret_required=True
-            )
-            username = client.default_context_username
-            user = find_user(session, username) if username else None
-            if user is None:
-                raise NoDefaultContextUser()
-            attempt.user_id = user.id
-            subject = load_subject(session, user, client, scope)
-        if is_locked(user.locked, user.locked_until, now):
+        facts = self._read(attempt.client_id)
+        client = authenticate_client(
+            self._hasher, facts.client, client_secret, secret_required=True
+        )
+        username = client.default_context_username
+        subject = (
+            login_subject(self._read(client.id, username=username), scope) if username else None
+        )
+        if subject is None:
+            raise NoDefaultContextUser()
+        attempt.user_id = subject.user.id
+        if is_locked(subject.user.locked, subject.user.locked_until, now):
             raise LockedOut()
         if subject.refusal is not None:
             raise subject.refusal
-        with self._transaction() as session:
-            return self._issue(session, attempt, now, subject, client, with_refresh=False)
+        with self._transaction() as connection:
+            return self._issue(connection, attempt, now, subject, client, with_refresh=False)
 
     def _refresh(
         self,
@@ -273,37 +288,40 @@ class TokenGrants:
         refresh_token: str,
         scope: Sequence[str] | None,
     ) -> IssuedToken:
-        with self._sessions() as session:
-            client = authenticate_client(session, self._hasher, attempt.client_id, client_secret)
+        client = authenticate_client(
+            self._hasher, self._read(attempt.client_id).client, client_secret
+        )
         if client.refresh_token_duration <= 0:
             raise InvalidRefreshToken()
-        with self._transaction() as session:
+        with self._transaction() as connection:
             redeemed = redeem_refresh_token(
-                session, self._secret_key, client_id=client.id, token=refresh_token, now=now
+                connection, self._secret_key, client_id=client.id, token=refresh_token, now=now
             )
-            user = session.get(User, redeemed.user_id) if redeemed else None
-            if redeemed is None or user is None:
+            if redeemed is None:
                 raise InvalidRefreshToken()
-            attempt.user_id = user.id
             # A refresh can narrow the roles, never widen them; roles the user has lost
-            # since are dropped by load_subject.
+            # since are dropped by login_subject.
             requested = [r for r in scope if r in redeemed.roles] if scope else redeemed.roles
-            subject = load_subject(session, user, client, requested)
-            if is_locked(user.locked, user.locked_until, now):
+            facts = read_grant_facts(connection, client.id, user_id=redeemed.user_id)
+            subject = login_subject(facts, requested)
+            if subject is None:
+                raise InvalidRefreshToken()
+            attempt.user_id = subject.user.id
+            if is_locked(subject.user.locked, subject.user.locked_until, now):
                 raise LockedOut()
             if subject.refusal is not None:
                 raise subject.refusal
-            return self._issue(session, attempt, now, subject, client)
+            return self._issue(connection, attempt, now, subject, client)
 
     # -- shared ---------------------------------------------------------------------------
 
     def _issue(
         self,
-        session: Session,
+        connection: Connection,
         attempt: TokenAttempt,
         now: datetime,
         subject: LoginSubject,
-        client: ApiClient,
+        client: ClientRecord,
         *,
         with_refresh: bool = True,
     ) -> IssuedToken:
@@ -321,7 +339,7 @@ class TokenGrants:
         refresh_token = None
         if with_refresh and client.refresh_token_duration > 0:
             refresh_token = issue_refresh_token(
-                session,
+                connection,
                 self._secret_key,
                 user_id=subject.user.id,
                 client_id=client.id,
@@ -329,14 +347,22 @@ class TokenGrants:
                 now=now,
                 lifetime=timedelta(minutes=client.refresh_token_duration),
             )
-        record_auth_event(session, attempt, SUCCESS, now)
+        record_auth_event(connection, attempt, SUCCESS, now)
         return IssuedToken(access_token, minutes * 60, refresh_token)
 
+    def _read(self, client_id: str | None, *, username: str | None = None) -> GrantFacts:
+        """The client (and the user named ``username``), read outside any transaction."""
+        if not client_id:
+            return GrantFacts(client=None)
+        with self._database().connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            return read_grant_facts(connection, client_id, username=username)
+
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
+    def _transaction(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back when it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+        with self._database().begin() as connection:
+            yield connection
 
     def _audited(
         self, attempt: TokenAttempt, decide: Callable[[datetime], IssuedToken]
@@ -346,6 +372,6 @@ class TokenGrants:
         try:
             return decide(now)
         except TokenRequestError as refusal:
-            with self._transaction() as session:
-                record_auth_event(session, attempt, refusal.error_code, now)
+            with self._transaction() as connection:
+                record_auth_event(connection, attempt, refusal.error_code, now)
             raise

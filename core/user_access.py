@@ -9,11 +9,12 @@ profile would hand every buyer user full access.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, or_
 
-from core.models import BUYER, SecurityProfile, SecurityProfileAssignment, User
+from core.models import BUYER, SecurityProfileAssignment, User
 
 FULL_ACCESS = "FullAccess"
 
@@ -43,27 +44,31 @@ API_ROLES = frozenset(
 )
 
 
-def assigned_profiles(session: Session, user: User) -> Sequence[SecurityProfile]:
-    """Every security profile that applies to ``user`` (each once)."""
+def profile_reaches_user() -> ColumnElement[bool]:
+    """A join condition over ``SecurityProfileAssignment`` and ``User``: the assignment
+    reaches the user (to them, to their buyer, or at marketplace level for admin users)."""
     Assignment = SecurityProfileAssignment  # noqa: N806 - an alias for the mapped class
-    to_user = Assignment.user_id == user.id
-    if user.user_type == BUYER:
-        to_group = and_(Assignment.buyer_id == user.buyer_id, Assignment.user_id.is_(None))
-    else:
-        to_group = and_(Assignment.buyer_id.is_(None), Assignment.user_id.is_(None))
-    query = (
-        select(SecurityProfile)
-        .where(
-            SecurityProfile.id.in_(
-                select(Assignment.security_profile_id).where(or_(to_user, to_group))
-            )
-        )
-        .order_by(SecurityProfile.id)
+    to_user = Assignment.user_id == User.id
+    to_buyer = and_(
+        User.user_type == BUYER, Assignment.buyer_id == User.buyer_id, Assignment.user_id.is_(None)
     )
-    return session.scalars(query).all()
+    to_marketplace = and_(
+        User.user_type != BUYER, Assignment.buyer_id.is_(None), Assignment.user_id.is_(None)
+    )
+    return or_(to_user, to_buyer, to_marketplace)
 
 
-def held_roles(profiles: Iterable[SecurityProfile]) -> frozenset[str]:
+@dataclass(frozen=True)
+class AssignedProfile:
+    """A security profile that reaches a user, as token grants read it."""
+
+    id: str
+    roles: list[str]
+    custom_roles: list[str]
+    password_config: dict[str, Any]
+
+
+def held_roles(profiles: Iterable[AssignedProfile]) -> frozenset[str]:
     """The union of the profiles' Roles and CustomRoles."""
     roles: set[str] = set()
     for profile in profiles:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.errors import register_token_error_handlers
@@ -30,12 +30,12 @@ def create_token_app(settings: Settings | None = None, *, runtime: Runtime | Non
     attach_runtime(app, runtime)
     keys = TokenKeys(settings)
 
-    def open_session() -> Session:
-        return runtime.sessions()
+    def database() -> Engine:
+        return runtime.engine
 
     grants = TokenGrants(
         settings,
-        sessions=open_session,
+        database=database,
         keys=keys,
         hasher=PasswordHasher(settings.password_hash),
         clock=runtime.clock,

@@ -1,9 +1,25 @@
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.eligibility import is_allowed_on_client
+from core.eligibility import allowed_on_client, allowed_on_joined_client
+from core.models import ApiClient, User
 from tests.factories import make_buyer, make_client, make_user
+
+
+def is_allowed_on_client(db: Session, user: User, client: ApiClient) -> bool:
+    """The rule as fan-out applies it (client known) and as token grants do (client joined):
+    both must agree."""
+    known = select(User.id).where(User.id == user.id, allowed_on_client(client))
+    joined = (
+        select(User.id)
+        .join(ApiClient, ApiClient.id == client.id)
+        .where(User.id == user.id, allowed_on_joined_client())
+    )
+    allowed = db.scalar(known) is not None
+    assert (db.scalar(joined) is not None) == allowed
+    return allowed
 
 
 def test_admin_users_need_a_client_that_allows_the_seller(db: Session) -> None:

@@ -1,5 +1,13 @@
 from __future__ import annotations
 
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+
 from core.passwords import PasswordHasher
 from core.settings import Argon2Parameters
 
@@ -25,3 +33,34 @@ def test_a_hash_made_with_other_parameters_needs_rehash() -> None:
     assert new.needs_rehash(stored)
     assert not old.needs_rehash(stored)
     assert new.verify(stored, "pw")
+
+
+def test_however_many_threads_ask_one_hash_per_cpu_runs_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    hasher = PasswordHasher(Argon2Parameters(time_cost=1, memory_cost=8, parallelism=1))
+    stored = hasher.hash("pw")
+    running, most = 0, 0
+    lock = threading.Lock()
+    real_verify = Argon2Hasher.verify
+
+    def counting_verify(self: Argon2Hasher, hash: str, password: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.01)  # long enough for the other threads to pile up
+            return real_verify(self, hash, password)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(Argon2Hasher, "verify", counting_verify)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: hasher.verify(stored, "pw"), range(16)))
+        burnt = list(pool.map(hasher.burn, ["pw"] * 8))
+    assert all(results)
+    assert burnt == [None] * 8
+    assert most == 2

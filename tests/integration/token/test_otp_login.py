@@ -123,6 +123,24 @@ def test_an_otp_sign_in_consumes_the_users_other_otps_for_that_client_only(
     assert on_other.status_code == 200
 
 
+def test_a_wrong_otp_counts_and_leaves_the_users_otps_usable(
+    data: Session, token_client: FlaskClient, token_settings: Settings, clock: FrozenClock
+) -> None:
+    shop = make_shop(data)
+    first, first_code = make_otp(data, shop.user, shop.client, token_settings, now=clock.now())
+    _, second_code = make_otp(data, shop.user, shop.client, token_settings, now=clock.now())
+    data.commit()
+    wrong = str((int(first_code) + 1) % 10**token_settings.otp_length).zfill(len(first_code))
+    assert wrong != second_code
+    assert error_code(post_token(token_client, password_form(shop, wrong))) == INVALID
+    assert fresh_user(data, shop.user).failed_login_attempts == 1
+    assert _used_at(data, first) is None
+    assert post_token(token_client, password_form(shop, second_code)).status_code == 200
+    assert fresh_user(data, shop.user).failed_login_attempts == 0
+    assert _used_at(data, first) is not None  # the sign-in used up the other one
+    assert auth_outcomes(data, shop.user) == [INVALID, "success"]
+
+
 class TestAfterTheMaximumFailedAttempts:
     @pytest.fixture
     def token_settings(self, settings: Settings) -> Settings:
