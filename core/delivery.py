@@ -30,6 +30,7 @@ from core.models import (
     FAILED,
     PENDING,
     ApiClient,
+    Base,
     Delivery,
     DeliveryConfig,
     MessageSender,
@@ -179,19 +180,11 @@ _WITH_CONTEXT: Select[*_Loaded] = (
     .where(Delivery.id == bindparam("delivery_id"))
     .with_for_update(of=Delivery, skip_locked=True)
 )
-# An attempt's outcome, in one UPDATE of the locked row (no unit of work to flush).
-_SAVE_OUTCOME = (
-    update(Delivery)
-    .where(Delivery.id == bindparam("delivery_id"))
-    .values(
-        status=bindparam("status"),
-        attempts=bindparam("attempts"),
-        last_error=bindparam("last_error"),
-        last_status_code=bindparam("last_status_code"),
-        delivered_at=bindparam("delivered_at"),
-        updated_at=bindparam("updated_at"),
-    )
-    .execution_options(synchronize_session=False)
+# An attempt's outcome, in one UPDATE of the locked row: a Core statement, because the
+# ORM's unit of work (or its bulk UPDATE) costs more CPU than the statement itself. The
+# SET clause comes from the parameters' column names.
+_SAVE_OUTCOME = update(Base.metadata.tables[Delivery.__tablename__]).where(
+    Delivery.id == bindparam("delivery_id")
 )
 
 
