@@ -123,12 +123,15 @@ class FanOutLookups:
     had come a moment earlier.
     """
 
-    def __init__(self, settings: Settings, *, ttl: timedelta | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, ttl: timedelta | None = None, clock: Clock | None = None
+    ) -> None:
         self._settings = settings
         self._clients: TtlCache[str, ClientRules | None] | None = None
         self._senders: TtlCache[str, ApplicableSenders] | None = None
         if ttl is not None:
-            clock = SystemClock()  # real time even where the service's clock is frozen
+            # Real time by default, even where the service's clock is frozen (tests).
+            clock = clock or SystemClock()
             self._clients = TtlCache(clock, ttl, MAX_CACHED_CLIENTS)
             self._senders = TtlCache(clock, ttl, 1)
 
