@@ -17,7 +17,7 @@ import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
 from core.delivery import RetryPolicy
-from core.issuance import FanOutLookups
+from core.fanout_lookups import FanOutLookups
 from core.mail import EmailSender
 from core.runtime import Runtime
 from core.templates import MessageRenderer

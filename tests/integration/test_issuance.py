@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
 from core.events import OtpRequested
+from core.fanout_lookups import FanOutLookups
 from core.ids import new_uuid
-from core.issuance import FanOutLookups, issue_otps_for_request
+from core.issuance import issue_otps_for_request
 from core.models import BUYER, ApiClient, Delivery, MessageSenderAssignment, OneTimePassword
 from core.settings import Settings
 from tests.factories import (
