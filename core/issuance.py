@@ -3,16 +3,22 @@
 The seed's matching rules (API.md "Matching") decide who gets a code; each recipient gets
 one OTP row and one delivery row per applicable sender target, all in one transaction.
 Follow-up messages are published only after that transaction committed (invariant 4).
+
+A fan-out is four statements: lock the matching users, count their recent OTPs (and look
+for this request's), insert the OTP rows, insert the delivery rows. The API client and
+the OneTimePassword senders change rarely, so a worker reads them through
+:class:`FanOutLookups`, which keeps them for :data:`LOOKUP_TTL` (as the api does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, String, and_, bindparam, case, func, insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -20,21 +26,21 @@ from core.codes import derive_code, lookup_hash, new_nonce
 from core.db import transaction
 from core.eligibility import allowed_on_client
 from core.events import OtpRequested
+from core.fanout_lookups import ClientRules, FanOutLookups
 from core.ids import new_uuid
 from core.models import (
-    BUYER,
-    ONE_TIME_PASSWORD,
     PENDING,
     ApiClient,
+    Base,
     Delivery,
-    DeliveryConfig,
-    MessageSender,
-    MessageSenderAssignment,
     OneTimePassword,
     User,
 )
 from core.settings import Settings
-from core.targets import SenderTarget, sender_targets
+from core.targets import SenderTarget
+
+# Matching queries kept built (one per client and request shape).
+MAX_CACHED_QUERIES = 256
 
 
 @dataclass(frozen=True)
@@ -74,99 +80,177 @@ def process_otp_request(
     settings: Settings,
     clock: Clock,
     publisher: DeliveryPublisher,
+    lookups: FanOutLookups | None = None,
 ) -> IssuanceResult:
     """Issue the request's OTPs in one transaction, then publish their deliveries."""
     with transaction(sessions) as session:
-        result = issue_otps_for_request(session, event, settings=settings, clock=clock)
+        result = issue_otps_for_request(
+            session, event, settings=settings, clock=clock, lookups=lookups
+        )
     publisher.publish(result.deliveries)
     return result
 
 
 def issue_otps_for_request(
-    session: Session, event: OtpRequested, *, settings: Settings, clock: Clock
+    session: Session,
+    event: OtpRequested,
+    *,
+    settings: Settings,
+    clock: Clock,
+    lookups: FanOutLookups | None = None,
 ) -> IssuanceResult:
-    """Match users, apply the throttle, add OTP and delivery rows (the caller commits).
+    """Match users, apply the throttle, insert OTP and delivery rows (the caller commits).
 
     Idempotent per request: when this request already issued its OTPs (a redelivered
     event), nothing new is issued, and deliveries never attempted are returned again in
     case the first run committed but died before publishing them.
     """
+    lookups = lookups or FanOutLookups(settings)
     result = IssuanceResult()
-    client = session.get(ApiClient, event.client_id)
+    client = lookups.client(session, event.client_id)
     if client is None or not client.active:
         result.unmatched = True
         return result
-    users = _matching_users(session, client, event)
+    users = _lock_matching_users(session, client, event)
     if not users:
         result.unmatched = True
         return result
-    if _request_already_issued(session, event.request_id):
+    now = clock.now()
+    history = _otp_history(
+        session,
+        users,
+        client,
+        event.request_id,
+        since=now - timedelta(seconds=settings.otp_throttle_window),
+    )
+    if history.request_issued:
         result.already_issued = True
         result.deliveries = _unattempted_deliveries(session, event.request_id)
         return result
 
-    senders = _applicable_senders(session, settings)
-    now = clock.now()
+    senders = lookups.senders(session)
+    otps: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
     for user in users:
-        targets = senders.targets_for(user)
+        targets = senders.targets_for(user.user_type, user.buyer_id)
         if not targets:
             result.without_sender += 1
             continue
-        if _issued_recently(session, user, client, settings, clock) >= settings.otp_max_per_user:
+        if history.recent.get(user.id, 0) >= settings.otp_max_per_user:
             result.throttled += 1
             continue
-        otp = _new_otp(user, client, event.request_id, settings, clock)
-        session.add(otp)
-        session.flush()  # the OTP row first: its deliveries reference it
-        for sender, target in targets:
-            delivery = Delivery(
-                id=new_uuid(),
-                otp_id=otp.id,
-                sender_id=sender.id,
-                target=target.target,
-                channel=target.channel,
-                user_id=user.id,
-                client_id=client.id,
-                request_id=event.request_id,
-                status=PENDING,
-                attempts=0,
-                expires_at=otp.expires_at,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(delivery)
-            result.deliveries.append(PendingDelivery(delivery.id, delivery.channel))
+        otp = _new_otp(user.id, client.id, event.request_id, settings, now)
+        otps.append(otp)
+        for sender_id, target in targets:
+            delivery = _delivery_row(otp, sender_id, target, now)
+            deliveries.append(delivery)
+            result.deliveries.append(PendingDelivery(delivery["id"], target.channel))
         result.issued += 1
-    session.flush()
+    if otps:
+        # Core INSERTs of the tables: one statement each, however many rows, and none of
+        # the ORM's unit of work or bulk machinery (it costs more CPU than the INSERT).
+        session.execute(_INSERT_OTPS, otps)
+        session.execute(_INSERT_DELIVERIES, deliveries)
     return result
+
+
+_INSERT_OTPS = insert(Base.metadata.tables[OneTimePassword.__tablename__])
+_INSERT_DELIVERIES = insert(Base.metadata.tables[Delivery.__tablename__])
 
 
 def _blank_to_none(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-def _matching_users(session: Session, client: ApiClient, event: OtpRequested) -> list[User]:
+@dataclass(frozen=True)
+class _Recipient:
+    id: str
+    user_type: str
+    buyer_id: str | None
+
+
+def _lock_matching_users(
+    session: Session, client: ClientRules, event: OtpRequested
+) -> list[_Recipient]:
     """Active users allowed on the client that the request names (API.md "Matching").
 
     The rows are locked so that concurrent requests for one user count the throttle
-    one after the other.
+    one after the other (the count is the next statement, so it sees what they committed).
     """
     username = _blank_to_none(event.username)
     email = _blank_to_none(event.email)
     if username is None and email is None:
         return []
-    query = select(User).where(User.active.is_(True), allowed_on_client(client))
-    if username is not None:
-        query = query.where(func.lower(User.username) == func.lower(literal(username)))
-    if email is not None:
+    query = _matching_query(client, username is not None, email is not None)
+    rows = session.execute(query, {"username": username, "email": email})
+    return [_Recipient(row.id, row.user_type, row.buyer_id) for row in rows]
+
+
+@lru_cache(maxsize=MAX_CACHED_QUERIES)
+def _matching_query(
+    client: ClientRules, by_username: bool, by_email: bool
+) -> Select[str, str, str | None]:
+    """Built once per client and shape: building and keying a query costs more than running it."""
+    rules = ApiClient(
+        id=client.id, allow_seller=client.allow_seller, allow_any_buyer=client.allow_any_buyer
+    )
+    query = select(User.id, User.user_type, User.buyer_id).where(
+        User.active.is_(True), allowed_on_client(rules)
+    )
+    if by_username:
+        username = bindparam("username", type_=String)
+        query = query.where(func.lower(User.username) == func.lower(username))
+    if by_email:
         # With both given, this is the seed's rule: that username's email must equal Email.
-        query = query.where(func.lower(User.email) == func.lower(literal(email)))
-    return list(session.scalars(query.order_by(User.id).with_for_update(of=User)))
+        email = bindparam("email", type_=String)
+        query = query.where(func.lower(User.email) == func.lower(email))
+    return query.order_by(User.id).with_for_update(of=User)
 
 
-def _request_already_issued(session: Session, request_id: str) -> bool:
-    query = select(OneTimePassword.id).where(OneTimePassword.request_id == request_id).limit(1)
-    return session.scalar(query) is not None
+@dataclass(frozen=True)
+class _OtpHistory:
+    recent: dict[str, int]  # user id -> OTPs issued for this client within the window
+    request_issued: bool  # this request already issued OTPs (a redelivered event)
+
+
+def _otp_history_query() -> Select[str, int, int]:
+    """Per user: OTPs for the client since the window began, and OTPs of this request.
+
+    Rows of other users with this request's OTPs count for the redelivery check only.
+    """
+    otp = OneTimePassword
+    in_window = and_(otp.client_id == bindparam("client_id"), otp.created_at > bindparam("since"))
+    of_request = otp.request_id == bindparam("request_id")
+    return (
+        select(otp.user_id, func.count(case((in_window, 1))), func.count(case((of_request, 1))))
+        .where(or_(otp.user_id.in_(bindparam("user_ids", expanding=True)), of_request))
+        .group_by(otp.user_id)
+    )
+
+
+_OTP_HISTORY = _otp_history_query()
+
+
+def _otp_history(
+    session: Session,
+    users: Sequence[_Recipient],
+    client: ClientRules,
+    request_id: str,
+    *,
+    since: datetime,
+) -> _OtpHistory:
+    """The throttle counts of the locked users and the redelivery check, in one query."""
+    parameters = {
+        "client_id": client.id,
+        "since": since,
+        "request_id": request_id,
+        "user_ids": [user.id for user in users],
+    }
+    rows = session.execute(_OTP_HISTORY, parameters).all()
+    return _OtpHistory(
+        recent={user_id: count for user_id, count, _ in rows},
+        request_issued=any(issued for _, _, issued in rows),
+    )
 
 
 def _unattempted_deliveries(session: Session, request_id: str) -> list[PendingDelivery]:
@@ -182,79 +266,44 @@ def _unattempted_deliveries(session: Session, request_id: str) -> list[PendingDe
     return [PendingDelivery(row.id, row.channel) for row in session.execute(query)]
 
 
-def _issued_recently(
-    session: Session, user: User, client: ApiClient, settings: Settings, clock: Clock
-) -> int:
-    since = clock.now() - timedelta(seconds=settings.otp_throttle_window)
-    query = select(func.count(OneTimePassword.id)).where(
-        OneTimePassword.user_id == user.id,
-        OneTimePassword.client_id == client.id,
-        OneTimePassword.created_at > since,
-    )
-    return session.scalar(query) or 0
+def _delivery_row(
+    otp: dict[str, Any], sender_id: str, target: SenderTarget, now: datetime
+) -> dict[str, Any]:
+    """A pending delivery row's values: the OTP through one sender target."""
+    return {
+        "id": new_uuid(),
+        "otp_id": otp["id"],
+        "sender_id": sender_id,
+        "target": target.target,
+        "channel": target.channel,
+        "user_id": otp["user_id"],
+        "client_id": otp["client_id"],
+        "request_id": otp["request_id"],
+        "status": PENDING,
+        "attempts": 0,
+        "expires_at": otp["expires_at"],
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _new_otp(
-    user: User, client: ApiClient, request_id: str, settings: Settings, clock: Clock
-) -> OneTimePassword:
+    user_id: str, client_id: str, request_id: str, settings: Settings, now: datetime
+) -> dict[str, Any]:
+    """An OTP row's values: a fresh nonce and the keyed lookup hash of the code it gives."""
     settings.require("secret_key")
     assert settings.secret_key is not None
     nonce = new_nonce()
     code = derive_code(settings.secret_key, nonce, settings.otp_length)
-    now = clock.now()
-    return OneTimePassword(
-        id=new_uuid(),
-        user_id=user.id,
-        client_id=client.id,
-        request_id=request_id,
-        nonce=nonce,
-        lookup_hash=lookup_hash(
-            settings.secret_key, user_id=user.id, client_id=client.id, code=code
+    return {
+        "id": new_uuid(),
+        "user_id": user_id,
+        "client_id": client_id,
+        "request_id": request_id,
+        "nonce": nonce,
+        "lookup_hash": lookup_hash(
+            settings.secret_key, user_id=user_id, client_id=client_id, code=code
         ),
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.otp_lifetime),
-    )
-
-
-@dataclass
-class _ApplicableSenders:
-    """OneTimePassword senders with their targets, by marketplace and by buyer."""
-
-    marketplace: list[tuple[MessageSender, SenderTarget]]
-    by_buyer: dict[str, list[tuple[MessageSender, SenderTarget]]]
-
-    def targets_for(self, user: User) -> list[tuple[MessageSender, SenderTarget]]:
-        """Marketplace-level senders for everyone; buyer-assigned ones for that buyer's users."""
-        found = list(self.marketplace)
-        if user.user_type == BUYER and user.buyer_id is not None:
-            seen = {(sender.id, target.target) for sender, target in found}
-            found += [
-                pair
-                for pair in self.by_buyer.get(user.buyer_id, [])
-                if (pair[0].id, pair[1].target) not in seen
-            ]
-        return found
-
-
-def _applicable_senders(session: Session, settings: Settings) -> _ApplicableSenders:
-    query = select(MessageSender, MessageSenderAssignment.buyer_id).join(
-        MessageSenderAssignment, MessageSenderAssignment.message_sender_id == MessageSender.id
-    )
-    applicable = _ApplicableSenders(marketplace=[], by_buyer={})
-    configs: dict[str, DeliveryConfig | None] = {}
-    for sender, buyer_id in session.execute(query.order_by(MessageSender.id)):
-        if ONE_TIME_PASSWORD not in (sender.message_types or []):
-            continue
-        config_id = sender.delivery_config_id
-        if config_id is not None and config_id not in configs:
-            configs[config_id] = session.get(DeliveryConfig, config_id)
-        config = configs.get(config_id) if config_id is not None else None
-        pairs = [
-            (sender, target)
-            for target in sender_targets(sender, config, dev_mode=settings.dev_mode)
-        ]
-        if buyer_id is None:
-            applicable.marketplace += pairs
-        else:
-            applicable.by_buyer.setdefault(buyer_id, []).extend(pairs)
-    return applicable
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=settings.otp_lifetime),
+    }

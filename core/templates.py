@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError
@@ -28,6 +28,8 @@ from core.locales import TEMPLATE_SUFFIX, template_files_for
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 OTP_TEMPLATE_FOLDER = "one_time_password"
 PARTS = ("subject.txt", "body.txt", "body.html")
+# Compiled override sources kept per renderer (three parts for each of many senders).
+MAX_CACHED_OVERRIDES = 512
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,11 @@ class MessageRenderer:
 
     def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
         loader = FileSystemLoader(str(template_dir))
-        # StrictUndefined: a misspelt variable fails loudly instead of sending a blank code.
-        self._text = SandboxedEnvironment(
-            loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True
-        )
-        self._html = SandboxedEnvironment(
-            loader=loader, autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True
-        )
+        self._text = _environment(loader, autoescape=False)
+        self._html = _environment(loader, autoescape=True)
         self._template_dir = template_dir
+        # A sender's overrides are compiled once per source, not for every message.
+        self._compile_override = lru_cache(maxsize=MAX_CACHED_OVERRIDES)(self._compile)
 
     def render(
         self,
@@ -85,7 +84,7 @@ class MessageRenderer:
         try:
             template: Template
             if isinstance(source, str) and source:
-                template = environment.from_string(source)
+                template = self._compile_override(environment is self._html, source)
             else:
                 template = environment.get_template(file_name)
             return template.render(**context)
@@ -94,6 +93,22 @@ class MessageRenderer:
             raise TemplateRenderError(f"{part}: line {error.lineno}: {error.message}") from None
         except Exception as error:
             raise TemplateRenderError(f"{part}: {_describe(error)}") from None
+
+    def _compile(self, html: bool, source: str) -> Template:
+        return (self._html if html else self._text).from_string(source)
+
+
+def _environment(loader: FileSystemLoader, *, autoescape: bool) -> SandboxedEnvironment:
+    # StrictUndefined: a misspelt variable fails loudly instead of sending a blank code.
+    # auto_reload=False: the files ship with the code, so each is compiled once per
+    # process instead of checked on disk for every message.
+    return SandboxedEnvironment(
+        loader=loader,
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
 
 
 # Runtime errors can quote context values (``{{ {}[code] }}`` names the code), so an

@@ -48,6 +48,7 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
             settings=runtime.settings,
             clock=runtime.clock,
             publisher=publisher,
+            lookups=context.lookups,
         )
         if not result.already_issued:  # a redelivered event counts nothing twice
             record_otps_issued(result.issued)

@@ -17,6 +17,7 @@ import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
 from core.delivery import RetryPolicy
+from core.fanout_lookups import FanOutLookups
 from core.mail import EmailSender
 from core.runtime import Runtime
 from core.templates import MessageRenderer
@@ -34,7 +35,8 @@ AGE_LIMIT_LIFETIMES = 2
 
 @dataclass
 class WorkerContext:
-    """What the actors of one process share: runtime, senders, renderer, retry policy."""
+    """What the actors of one process share: runtime, senders, renderer, retry policy,
+    and the fan-out's cached lookups of clients and senders."""
 
     runtime: Runtime
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -43,9 +45,11 @@ class WorkerContext:
     email_sender: EmailSender = field(default_factory=SmtpEmailSender)
     webhook_transport: HttpxWebhookTransport = field(init=False)
     console_sender: ConsoleSender = field(init=False)
+    lookups: FanOutLookups = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings
+        self.lookups = FanOutLookups.cached(settings)
         self.webhook_transport = HttpxWebhookTransport(settings.webhook_timeout)
         self.console_sender = ConsoleSender(self.console, dev_mode=settings.dev_mode)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
 from core.events import OtpRequested
+from core.fanout_lookups import FanOutLookups
 from core.ids import new_uuid
 from core.issuance import issue_otps_for_request
-from core.models import Delivery, MessageSenderAssignment, OneTimePassword
+from core.models import BUYER, ApiClient, Delivery, MessageSenderAssignment, OneTimePassword
 from core.settings import Settings
 from tests.factories import (
     make_buyer,
@@ -123,3 +124,28 @@ def test_a_failed_statement_never_shows_its_bound_values(db: Session) -> None:
             db.flush()
     assert "nonce-that-must-not-be-logged" not in str(raised.value)
     assert "hidden due to hide_parameters" in str(raised.value)
+
+
+def test_cached_lookups_show_an_added_sender_once_their_ttl_passed(
+    db: Session, settings: Settings
+) -> None:
+    clock = FrozenClock()
+    lookups = FanOutLookups(settings, ttl=timedelta(seconds=3), clock=clock)
+    client = make_client(db, allow_any_buyer=True)
+    first = make_webhook_sender(db, url="http://127.0.0.1:9/first")
+    buyer = make_buyer(db)
+
+    def senders_of_a_buyer_user() -> set[str]:
+        return {sender_id for sender_id, _ in lookups.senders(db).targets_for(BUYER, buyer.id)}
+
+    assert senders_of_a_buyer_user() == {first.id}
+    assert lookups.client(db, client.id) is not None
+    second = make_webhook_sender(db, url="http://127.0.0.1:9/second")
+    db.query(ApiClient).filter_by(id=client.id).update({"active": False})
+
+    clock.advance(2.9)
+    assert senders_of_a_buyer_user() == {first.id}
+    assert lookups.client(db, client.id).active  # type: ignore[union-attr]
+    clock.advance(0.2)
+    assert senders_of_a_buyer_user() == {first.id, second.id}
+    assert not lookups.client(db, client.id).active  # type: ignore[union-attr]

@@ -217,6 +217,11 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a SIGKILLed worker): no complete request,
+                    # so nothing to record or answer, as any HTTP server would treat it.
+                    self.close_connection = True
+                    return
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 status = receiver._record(headers, body)
                 self.send_response(status)

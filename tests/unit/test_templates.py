@@ -104,3 +104,16 @@ def test_a_runtime_error_never_quotes_the_code(renderer: MessageRenderer, source
 def test_a_syntax_error_names_its_part_and_line(renderer: MessageRenderer) -> None:
     with pytest.raises(TemplateRenderError, match=r"^body\.html: line 2: "):
         renderer.render(OTP_TEMPLATE_FOLDER, CONTEXT, {"body.html": "ok\n{% if %}"})
+
+
+def test_one_override_source_for_text_and_html_compiles_once_for_each_escaping(
+    renderer: MessageRenderer,
+) -> None:
+    source = "{{ first_name }}: {{ code }}"
+    overrides = {"body.txt": source, "body.html": source}
+    for first_name in ("<Ann>", "<Bob>"):  # the second render reuses the compiled sources
+        message = renderer.render(
+            OTP_TEMPLATE_FOLDER, {**CONTEXT, "first_name": first_name}, overrides
+        )
+        assert message.text == f"{first_name}: 48213377"
+        assert message.html == f"{first_name.replace('<', '&lt;').replace('>', '&gt;')}: 48213377"
