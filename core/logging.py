@@ -121,6 +121,9 @@ def configure_logging(
         _BACKGROUND_WRITERS.pop().stop()
     root = logging.getLogger()
     if background:
+        # No format here or in gunicorn's shows the caller's file and line: skip finding
+        # them for every record (an optimisation the logging HOWTO lists).
+        logging._srcfile = None
         writer = BackgroundLogWriter(_stream_handler(log_format, stream))
         _BACKGROUND_WRITERS.append(writer)
         root.handlers[:] = [writer.handler]

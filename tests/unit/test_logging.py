@@ -114,13 +114,14 @@ def test_safe_correlation_ids_are_accepted(value: str) -> None:
 def background_log() -> Iterator[io.StringIO]:
     """The root logger writing JSON from a background thread into a string."""
     root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_handlers, saved_level, saved_srcfile = root.handlers[:], root.level, logging._srcfile
     stream = io.StringIO()
     configure_logging("json", background=True, stream=stream)
     yield stream
     configure_logging("json")  # stops the writer thread
     root.handlers[:] = saved_handlers
     root.setLevel(saved_level)
+    logging._srcfile = saved_srcfile
 
 
 def test_background_logging_keeps_the_emitting_threads_ids_redaction_and_traceback(
