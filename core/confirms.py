@@ -20,7 +20,6 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import pika
 import pika.channel
@@ -50,16 +49,28 @@ class Unroutable(PublishFailed):
     """RabbitMQ returned the message: no queue is bound to its routing key."""
 
 
-@dataclass(eq=False)
 class _Publish:
-    routing_key: str
-    body: bytes
-    done: threading.Event = field(default_factory=threading.Event)
-    error: PublishFailed | None = None
+    """One message on its way; the publishing thread waits on ``settled``."""
+
+    __slots__ = ("body", "error", "routing_key", "settled")
+
+    def __init__(self, routing_key: str, body: bytes) -> None:
+        self.routing_key = routing_key
+        self.body = body
+        self.error: PublishFailed | None = None
+        # Held until the outcome is known: a bare lock is the cheapest one-shot signal
+        # between two threads (threading.Event builds a Condition per message).
+        self.settled = threading.Lock()
+        self.settled.acquire()
+
+    def wait(self, timeout: float) -> bool:
+        return self.settled.acquire(timeout=timeout)
 
     def settle(self, error: PublishFailed | None = None) -> None:
+        """Called once, from the I/O thread, after the item left the outbox or the
+        unconfirmed map (so no item is settled twice)."""
         self.error = error
-        self.done.set()
+        self.settled.release()
 
 
 class PipelinedPublisher:
@@ -96,7 +107,7 @@ class PipelinedPublisher:
         item = _Publish(routing_key, body)
         self._outbox.append(item)
         self._schedule_flush()
-        if not item.done.wait(self.confirm_timeout if timeout is None else timeout):
+        if not item.wait(self.confirm_timeout if timeout is None else timeout):
             raise PublishFailed("no confirm from RabbitMQ in time")
         if item.error is not None:
             raise item.error
