@@ -42,7 +42,11 @@ class PublishFailed(Exception):
 
 
 class ConnectionLost(PublishFailed):
-    """The connection failed to open, or closed before the message was confirmed."""
+    """The connection closed before the message was confirmed."""
+
+
+class ConnectFailed(PublishFailed):
+    """No connection could be opened (RabbitMQ down, unreachable or not answering)."""
 
 
 class Unroutable(PublishFailed):
@@ -124,7 +128,7 @@ class PipelinedPublisher:
     def _schedule_flush(self) -> None:
         with self._lock:
             if self._closed:
-                raise ConnectionLost("publisher closed")
+                raise PublishFailed("publisher closed")
             if self._flush_scheduled:
                 return  # the pending flush will take this message too
             self._flush_scheduled = True
@@ -173,7 +177,7 @@ class PipelinedPublisher:
     def _on_connection_done(self, result: object) -> None:
         if not isinstance(result, pika.connection.Connection):
             self._connecting = False
-            self._fail_all(ConnectionLost(repr(result)))
+            self._fail_all(ConnectFailed(repr(result)))
             return
         self._connection = result
         result.add_on_close_callback(self._on_connection_closed)
