@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import time
+from functools import lru_cache
 from logging.handlers import QueueHandler, QueueListener
 from queue import SimpleQueue
 from typing import Any
@@ -49,10 +50,16 @@ class CorrelationFilter(logging.Filter):
         caller_request_id = current_caller_request_id()
         if caller_request_id is not None and not hasattr(record, "caller_request_id"):
             record.caller_request_id = caller_request_id
-        for key in list(record.__dict__):
-            if key not in _RESERVED and key != "correlation_id" and _SECRET_FIELD.search(key):
-                record.__dict__[key] = REDACTED
+        for key in [key for key in record.__dict__ if _names_a_secret(key)]:
+            record.__dict__[key] = REDACTED
         return True
+
+
+@lru_cache(maxsize=1024)
+def _names_a_secret(key: str) -> bool:
+    """Whether an extra field of this name is redacted (field names are few and fixed in
+    code, so each is checked once)."""
+    return key not in _RESERVED and key != "correlation_id" and bool(_SECRET_FIELD.search(key))
 
 
 _ENCODER = json.JSONEncoder(default=str)
