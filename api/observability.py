@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from functools import lru_cache
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -89,8 +90,8 @@ def install_observability(app: Flask, service_name: str) -> None:
         seconds = time.perf_counter() - started
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
         method = request.method if request.method in _KNOWN_METHODS else "OTHER"
-        HTTP_REQUESTS.labels(service_name, route, method, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service_name, route, method).observe(seconds)
+        _requests_series(service_name, route, method, response.status_code).inc()
+        _latency_series(service_name, route, method).observe(seconds)
         access_log.log(
             logging.DEBUG if route in _QUIET_ROUTES else logging.INFO,
             "%s %s %s",
@@ -129,6 +130,18 @@ def install_observability(app: Flask, service_name: str) -> None:
             secured=False,
         )
     )
+
+
+# The labelled series, looked up once per label set (route templates, methods and
+# statuses are each a small closed set) rather than on every request.
+@lru_cache(maxsize=1024)
+def _requests_series(service: str, route: str, method: str, status: int) -> Counter:
+    return HTTP_REQUESTS.labels(service, route, method, str(status))
+
+
+@lru_cache(maxsize=256)
+def _latency_series(service: str, route: str, method: str) -> Histogram:
+    return HTTP_LATENCY.labels(service, route, method)
 
 
 def _incoming_request_id() -> str | None:

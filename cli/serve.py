@@ -7,6 +7,10 @@ operator set, emptied of the previous run's files. Every worker writes its sampl
 ``/metrics`` sums them (``api.observability``), the ``child_exit`` hook marks a dead
 worker's files, and the master removes a temporary directory on exit.
 
+Logging: each process writes its lines from one background thread
+(``core.logging.configure_logging(..., background=True)``), so request threads never wait
+on stderr; what is queued is written before a worker exits.
+
 Graceful shutdown: on SIGTERM gunicorn stops accepting, lets in-flight requests finish
 for up to :data:`GRACEFUL_TIMEOUT_SECONDS`, then exits 0. A container's stop grace period
 must be longer (compose.yaml sets 35 s).
@@ -64,7 +68,7 @@ def serve(
 ) -> None:
     """Run gunicorn until SIGTERM/SIGINT; ``app_factory`` runs in each worker process."""
     directory, owned = prepare_metrics_directory(service)
-    configure_logging(log_format)
+    configure_logging(log_format, background=True)
 
     def on_exit(server: Any) -> None:
         if owned:

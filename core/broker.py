@@ -2,11 +2,16 @@
 
 This builds a broker object only; no connection is opened until the first publish or
 consume. Actors live in ``workers``; the api publishes by queue and actor name, so it
-never imports them.
+never imports them. Besides dramatiq's ``enqueue`` (one blocking connection per thread,
+each publish waiting for its own confirm), the broker offers ``enqueue_confirmed``: the
+same message and the same guarantee, pipelined over one connection per process
+(``core.confirms``). The api's intake uses it; the workers keep ``enqueue``.
 """
 
 from __future__ import annotations
 
+import threading
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
@@ -15,6 +20,7 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 
+from core.confirms import ConnectionLost, PipelinedPublisher, Unroutable
 from core.correlation import CorrelationMiddleware
 from core.errors import ServiceUnavailable
 from core.settings import Settings
@@ -34,6 +40,56 @@ CONNECTION_DEFAULTS = {
     "stack_timeout": "3",
     "blocked_connection_timeout": "5",
 }
+# A dropped connection or a deleted queue is retried within the same publish.
+MAX_CONFIRMED_ATTEMPTS = 3
+
+
+class ConfirmingRabbitmqBroker(RabbitmqBroker):
+    """dramatiq's RabbitMQ broker (publisher confirms on) plus :meth:`enqueue_confirmed`."""
+
+    def __init__(self, *, url: str) -> None:
+        super().__init__(url=url, confirm_delivery=True)
+        parameters: Any = self.parameters
+        self.pipeline = PipelinedPublisher(
+            parameters if isinstance(parameters, list) else [parameters]
+        )
+        self._declare_lock = threading.Lock()
+
+    def enqueue_confirmed(self, message: dramatiq.Message[Any]) -> None:
+        """Publish ``message`` as dramatiq's ``enqueue`` would (persistent, mandatory,
+        middleware run), returning once RabbitMQ confirmed it; raise
+        :class:`~core.confirms.PublishFailed` when it did not."""
+        self.emit_before("enqueue", message, None)
+        body = message.encode()
+        for attempt in range(1, MAX_CONFIRMED_ATTEMPTS + 1):
+            self._ensure_queue_declared(message.queue_name)
+            try:
+                self.pipeline.publish(message.queue_name, body)
+                break
+            except Unroutable:
+                self.queues_pending.add(message.queue_name)  # deleted: declare it again
+                if attempt == MAX_CONFIRMED_ATTEMPTS:
+                    raise
+            except ConnectionLost:  # e.g. an idle connection RabbitMQ closed meanwhile
+                if attempt == MAX_CONFIRMED_ATTEMPTS:
+                    raise
+        self.emit_after("enqueue", message, None)
+
+    def _ensure_queue_declared(self, queue_name: str) -> None:
+        """Declare the queue (and its delay and dead-letter queues) as dramatiq does, once
+        per process and after RabbitMQ returned a message for want of it."""
+        if queue_name in self.queues and queue_name not in self.queues_pending:
+            return
+        with self._declare_lock:
+            try:
+                self.declare_queue(queue_name, ensure=True)
+            finally:
+                # Declaring opened this thread's blocking connection; publishing never uses it.
+                del self.connection
+
+    def close(self) -> None:
+        self.pipeline.close()
+        super().close()
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -48,9 +104,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     else:
         settings.require("broker_url")
         assert settings.broker_url is not None
-        broker = RabbitmqBroker(
-            url=with_connection_defaults(settings.broker_url), confirm_delivery=True
-        )
+        broker = ConfirmingRabbitmqBroker(url=with_connection_defaults(settings.broker_url))
     broker.add_middleware(CorrelationMiddleware())
     return broker
 

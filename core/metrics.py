@@ -13,6 +13,7 @@ values to that directory and the exposition sums them (see ``api.observability``
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from prometheus_client import Counter, Histogram
@@ -80,10 +81,16 @@ def closed(value: str | None, allowed: frozenset[str]) -> str:
 def record_otp_request(outcome: str, reason: str | None = None) -> None:
     """The api answered an OTP request: ``accepted``, ``rejected`` (with a reason) or
     ``unavailable`` (broker down, 503)."""
-    OTP_REQUESTS.labels(
+    _otp_requests_series(outcome, reason).inc()
+
+
+@lru_cache(maxsize=64)
+def _otp_requests_series(outcome: str, reason: str | None) -> Counter:
+    """The series of one outcome and reason, looked up once (a hot path of the api)."""
+    return OTP_REQUESTS.labels(
         closed(outcome, REQUEST_OUTCOMES),
         closed(reason or "none", REJECT_REASONS),
-    ).inc()
+    )
 
 
 def record_token_grant(grant_type: str, outcome: str, credential: str = "none") -> None:

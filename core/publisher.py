@@ -2,24 +2,27 @@
 
 The api publishes by queue and actor name (``core.events.ISSUE_OTPS_ACTOR``), never by
 importing actors. Invariant 2 of ARCHITECTURE.md: a publish returns only once RabbitMQ
-confirmed the persistent message (the broker is built with ``confirm_delivery=True``);
-every broker failure becomes :class:`~core.errors.ServiceUnavailable`.
+confirmed the persistent message (``ConfirmingRabbitmqBroker.enqueue_confirmed``, one
+pipelined connection per process; dramatiq's ``enqueue`` on the dev StubBroker); every
+broker failure becomes :class:`~core.errors.ServiceUnavailable`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import dramatiq
 import dramatiq.errors
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-from core.broker import REQUESTS_QUEUE
+from core.broker import REQUESTS_QUEUE, ConfirmingRabbitmqBroker
 from core.clock import Clock, SystemClock
+from core.confirms import PublishFailed
 from core.errors import ServiceUnavailable
 from core.events import ISSUE_OTPS_ACTOR, OtpRequested
 
@@ -35,6 +38,7 @@ _BROKER_ERRORS = (
     dramatiq.errors.BrokerError,
     pika.exceptions.AMQPError,
     AMQPConnectorException,
+    PublishFailed,
     OSError,
 )
 
@@ -59,9 +63,9 @@ def otp_requested_message(event: OtpRequested) -> dramatiq.Message[None]:
 class DramatiqEventPublisher:
     """Enqueues on the process's Dramatiq broker (RabbitMQ with publisher confirms).
 
-    dramatiq keeps one connection per thread and, on a connection or channel error,
-    drops it and reconnects on the next attempt, so the api recovers by itself once
-    RabbitMQ is back; no restart needed.
+    On a connection or channel error the broker drops the connection and opens a new one
+    on the next attempt, so the api recovers by itself once RabbitMQ is back; no restart
+    needed.
     """
 
     def __init__(
@@ -76,13 +80,18 @@ class DramatiqEventPublisher:
         self.failure_cooldown = failure_cooldown
         self._lock = threading.Lock()
         self._unavailable_until: datetime | None = None
+        self._enqueue: Callable[[dramatiq.Message[Any]], object] = (
+            broker.enqueue_confirmed
+            if isinstance(broker, ConfirmingRabbitmqBroker)
+            else broker.enqueue
+        )
         # Registers the queue name only (the StubBroker of dev mode needs it); no I/O.
         broker.declare_queue(REQUESTS_QUEUE)
 
     def publish_otp_requested(self, event: OtpRequested) -> None:
         self._fail_fast_while_cooling_down()
         try:
-            self.broker.enqueue(otp_requested_message(event))
+            self._enqueue(otp_requested_message(event))
         except _BROKER_ERRORS as error:
             with self._lock:
                 self._unavailable_until = self.clock.now() + self.failure_cooldown

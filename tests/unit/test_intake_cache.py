@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from core.broker import with_connection_defaults
@@ -52,3 +54,29 @@ def test_broker_urls_get_short_connection_timeouts_unless_they_set_their_own() -
     assert "stack_timeout=3" in first
     assert "connection_attempts=1" in second
     assert "socket_timeout=2" in second
+
+
+def test_while_one_thread_reloads_an_expired_entry_the_others_keep_the_old_value() -> None:
+    clock = FrozenClock()
+    cache: TtlCache[str, int] = TtlCache(
+        clock, timedelta(seconds=3), max_entries=10, refresh_grace=timedelta(seconds=1)
+    )
+    cache.get_or_load("senders", lambda: 1)
+    clock.advance(3.5)
+    reloading, release = threading.Event(), threading.Event()
+
+    def slow_reload() -> int:
+        reloading.set()
+        release.wait(10)
+        return 2
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reloaded = pool.submit(cache.get_or_load, "senders", slow_reload)
+        assert reloading.wait(10)
+        during = cache.get_or_load("senders", CountingLoader())
+        clock.advance(0.6)  # past the grace: nobody waits on a reload that long
+        past_grace = cache.get_or_load("senders", lambda: 3)
+        release.set()
+        assert reloaded.result(10) == 2
+
+    assert (during, past_grace) == (1, 3)

@@ -3,6 +3,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+import textwrap
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +17,7 @@ from core.correlation import (
     new_correlation_id,
     unbind_correlation_id,
 )
-from core.logging import REDACTED, build_log_handler
+from core.logging import REDACTED, build_log_handler, configure_logging, utc_timestamp
 from core.settings import LogFormat
 
 
@@ -104,3 +108,78 @@ def test_unsafe_correlation_ids_are_refused(value: object) -> None:
 @pytest.mark.parametrize("value", ["a", "x" * 64, "req-1.2_3:4", new_correlation_id()])
 def test_safe_correlation_ids_are_accepted(value: str) -> None:
     assert is_valid_correlation_id(value)
+
+
+@pytest.fixture
+def background_log() -> Iterator[io.StringIO]:
+    """The root logger writing JSON from a background thread into a string."""
+    root = logging.getLogger()
+    saved_handlers, saved_level, saved_srcfile = root.handlers[:], root.level, logging._srcfile
+    stream = io.StringIO()
+    configure_logging("json", background=True, stream=stream)
+    yield stream
+    configure_logging("json")  # stops the writer thread
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+    logging._srcfile = saved_srcfile
+
+
+def test_background_logging_keeps_the_emitting_threads_ids_redaction_and_traceback(
+    background_log: io.StringIO,
+) -> None:
+    logger = logging.getLogger("test.logging.background")
+    mutable = ["before"]
+
+    def request_thread() -> None:
+        token = bind_correlation_id("req-bg-1")
+        try:
+            logger.info("saw %s", mutable, extra={"password": "hunter2-secret", "route": "/x"})
+            try:
+                raise ValueError("boom")
+            except ValueError:
+                logger.exception("failed")
+        finally:
+            unbind_correlation_id(token)
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join()
+    mutable[0] = "after"  # changed once queued: the line still says what was logged
+    configure_logging("json")  # drains the queue
+
+    first, second = (json.loads(line) for line in background_log.getvalue().splitlines())
+    assert first["message"] == "saw ['before']"
+    assert first["correlation_id"] == second["correlation_id"] == "req-bg-1"
+    assert first["password"] == REDACTED
+    assert first["route"] == "/x"
+    assert "hunter2-secret" not in background_log.getvalue()
+    assert second["message"] == "failed"
+    assert "ValueError: boom" in second["exc"]
+
+
+def test_background_logging_writes_in_forked_children_and_drains_at_exit() -> None:
+    script = textwrap.dedent(
+        """
+        import logging, os, sys
+        from core.logging import configure_logging
+        configure_logging("json", background=True)
+        log = logging.getLogger("forks")
+        log.info("parent before fork")
+        pid = os.fork()
+        if pid == 0:
+            log.info("child %s", "line")
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        log.info("parent after child")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    messages = [json.loads(line)["message"] for line in done.stderr.splitlines()]
+    assert messages == ["parent before fork", "child line", "parent after child"]
+
+
+def test_timestamps_are_iso_utc_with_milliseconds() -> None:
+    assert utc_timestamp(0.5) == "1970-01-01T00:00:00.500+00:00"
+    assert utc_timestamp(1_800_000_000.0429) == "2027-01-15T08:00:00.042+00:00"
