@@ -28,8 +28,8 @@ from core.events import OtpRequested
 from core.models import ONE_TIME_PASSWORD, ApiClient, DeliveryConfig, MessageSender
 from core.publisher import EventPublisher
 
-# Admin changes must show within 5 s (API.md): 3 s, plus at most REFRESH_GRACE while one
-# thread reloads an expired entry, leaves room for a slow lookup.
+# Admin changes must show within 5 s (issue #4, the pipeline): 3 s, plus at most
+# REFRESH_GRACE while one thread reloads an expired entry, leaves room for a slow lookup.
 LOOKUP_TTL = timedelta(seconds=3)
 REFRESH_GRACE = timedelta(seconds=1)
 # Unknown ClientIDs are cached too (a flood of made-up IDs must not reach the database
