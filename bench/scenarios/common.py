@@ -16,7 +16,7 @@ from bench import seed
 from bench.load import Load, LoadResult
 from bench.pipeline import PIPELINE_QUEUES
 from bench.procstat import Sampler, named, tree
-from bench.report import Usage
+from bench.report import Figure, Usage
 from bench.stack import Stack, Started, free_port, otp, python
 from core.broker import ALL_QUEUES
 
@@ -202,3 +202,19 @@ def percentile(values: list[float], share: float) -> float | None:
 
 def describe_latency(result: LoadResult) -> str:
     return json.dumps({k: round(v, 2) for k, v in result.latency_ms.items()})
+
+
+def latency_figures(
+    label: str, result: LoadResult, ceiling: LoadResult | None = None, suffix: str = ""
+) -> list[Figure]:
+    """``<label> p50`` and ``p99`` in ms, each beside the no-op run's when one is given."""
+    return [
+        Figure(
+            label.format(percentile=percentile) + suffix,
+            result.latency_ms[percentile],
+            "ms",
+            ceiling.latency_ms[percentile] if ceiling is not None else None,
+            "no-op" if ceiling is not None else "",
+        )
+        for percentile in ("p50", "p99")
+    ]

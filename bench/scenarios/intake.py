@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bench.load import Load, LoadResult
 from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, seconds
+from bench.scenarios.common import Context, latency_figures, seconds
 from core.broker import REQUESTS_QUEUE
 
 OTP_PATH = "/v1/password/onetimepassword"
@@ -93,20 +93,7 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
             run.noop_max.rate,
             "no-op JSON POST, flat out",
         ),
-        Figure(
-            f"OTP p50 latency, flat out{suffix}",
-            run.otp_max.latency_ms["p50"],
-            "ms",
-            run.noop_max.latency_ms["p50"],
-            "no-op",
-        ),
-        Figure(
-            f"OTP p99 latency, flat out{suffix}",
-            run.otp_max.latency_ms["p99"],
-            "ms",
-            run.noop_max.latency_ms["p99"],
-            "no-op",
-        ),
+        *latency_figures("OTP {percentile} latency, flat out", run.otp_max, run.noop_max, suffix),
         Figure(
             f"OTP requests/s achieved when paced at 1,000/s{suffix}",
             run.otp_paced.rate,
@@ -114,19 +101,8 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
             run.noop_paced.rate,
             "no-op paced",
         ),
-        Figure(
-            f"OTP p50 latency at 1,000/s{suffix}",
-            run.otp_paced.latency_ms["p50"],
-            "ms",
-            run.noop_paced.latency_ms["p50"],
-            "no-op",
-        ),
-        Figure(
-            f"OTP p99 latency at 1,000/s{suffix}",
-            run.otp_paced.latency_ms["p99"],
-            "ms",
-            run.noop_paced.latency_ms["p99"],
-            "no-op",
+        *latency_figures(
+            "OTP {percentile} latency at 1,000/s", run.otp_paced, run.noop_paced, suffix
         ),
     ]
 

@@ -11,7 +11,7 @@ from bench import seed
 from bench.load import Load, LoadResult
 from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, seconds
+from bench.scenarios.common import Context, latency_figures, seconds
 from bench.stack import SECRET_KEY
 from core.passwords import PasswordHasher
 from core.settings import Argon2Parameters, Settings
@@ -136,20 +136,7 @@ def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
     cores = os.cpu_count() or 1
     return [
         Figure(f"OTP grants/s{suffix}", run.otp_rate, "grants/s", run.noop.rate, "no-op form POST"),
-        Figure(
-            f"OTP grant p50{suffix}",
-            run.otp_grants.latency_ms["p50"],
-            "ms",
-            run.noop.latency_ms["p50"],
-            "no-op",
-        ),
-        Figure(
-            f"OTP grant p99{suffix}",
-            run.otp_grants.latency_ms["p99"],
-            "ms",
-            run.noop.latency_ms["p99"],
-            "no-op",
-        ),
+        *latency_figures("OTP grant {percentile}", run.otp_grants, run.noop, suffix),
         Figure(
             f"password grants/s{suffix}",
             run.password_rate,
@@ -164,8 +151,7 @@ def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
             1 / run.argon2_cpu_seconds if run.argon2_cpu_seconds else None,
             "argon2id verifications per CPU-second, alone",
         ),
-        Figure(f"password grant p50{suffix}", run.password_grants.latency_ms["p50"], "ms"),
-        Figure(f"password grant p99{suffix}", run.password_grants.latency_ms["p99"], "ms"),
+        *latency_figures("password grant {percentile}", run.password_grants, suffix=suffix),
     ]
 
 
