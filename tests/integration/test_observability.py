@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from core.logging import build_log_handler
+from tests.logs import capture_json_log
 
 SECRET_PASSWORD = "Pa55-word-never-logged"
 SECRET_OTP = "73190482"
@@ -21,15 +21,8 @@ SECRET_BEARER = "bearer-never-logged"
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
     """Everything logged by any logger during the test, as the production JSON lines."""
-    stream = io.StringIO()
-    handler = build_log_handler("json", stream)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous_level)
+    with capture_json_log(logging.DEBUG) as stream:
+        yield stream
 
 
 def access_lines(stream: io.StringIO) -> list[dict[str, object]]:

@@ -13,22 +13,15 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
 from core.events import OtpRequested
-from core.logging import build_log_handler
+from tests.logs import capture_json_log
 from tests.otp_marketplace import OTP_PATH, committed_marketplace
 from tests.otp_queue import take_all
 
 
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = build_log_handler("json", stream)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous_level)
+    with capture_json_log(logging.INFO) as stream:
+        yield stream
 
 
 def requests_counted(outcome: str, reason: str = "none") -> float:

@@ -13,23 +13,16 @@ from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
 from core.clock import FrozenClock
-from core.logging import build_log_handler
 from core.settings import Settings
 from tests.factories import make_otp
 from tests.integration.token.conftest import make_shop, password_form, post_token
+from tests.logs import capture_json_log
 
 
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = build_log_handler("json", stream)
-    root = logging.getLogger()
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous_level)
+    with capture_json_log(logging.INFO) as stream:
+        yield stream
 
 
 def grants(outcome: str, credential: str = "none", grant_type: str = "password") -> float:
