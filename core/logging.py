@@ -115,6 +115,12 @@ def _stream_handler(log_format: LogFormat, stream: Any = None) -> logging.Handle
     return handler
 
 
+# Libraries that log routine work at INFO: httpx writes every request's full URL (a
+# webhook URL may carry a token in its query), pika narrates each connection and channel.
+# Their warnings and errors still show.
+QUIET_LIBRARIES = ("httpx", "httpcore", "pika")
+
+
 def configure_logging(
     log_format: LogFormat,
     level: int = logging.INFO,
@@ -137,6 +143,8 @@ def configure_logging(
     else:
         root.handlers[:] = [build_log_handler(log_format, stream)]
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class _DeferredFormatting(QueueHandler):

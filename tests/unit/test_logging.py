@@ -17,8 +17,16 @@ from core.correlation import (
     new_correlation_id,
     unbind_correlation_id,
 )
-from core.logging import REDACTED, build_log_handler, configure_logging, utc_timestamp
+from core.logging import (
+    QUIET_LIBRARIES,
+    REDACTED,
+    build_log_handler,
+    configure_logging,
+    utc_timestamp,
+)
 from core.settings import LogFormat
+from tests.webhook_receiver import WebhookReceiver
+from workers.senders.webhook import HttpxWebhookTransport
 
 
 class CapturedLog:
@@ -183,3 +191,29 @@ def test_background_logging_writes_in_forked_children_and_drains_at_exit() -> No
 def test_timestamps_are_iso_utc_with_milliseconds() -> None:
     assert utc_timestamp(0.5) == "1970-01-01T00:00:00.500+00:00"
     assert utc_timestamp(1_800_000_000.0429) == "2027-01-15T08:00:00.042+00:00"
+
+
+def test_webhook_urls_stay_out_of_the_log_httpx_writes_none_at_info() -> None:
+    """httpx logs each request's full URL at INFO; a webhook URL may carry a token."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    stream = io.StringIO()
+    receiver = WebhookReceiver()
+    transport = HttpxWebhookTransport(timeout=5.0)
+    try:
+        configure_logging("json", stream=stream)
+        answer = transport.post(f"{receiver.url}/hook?token=url-token-s3cret", b"{}", {})
+        logging.getLogger("test.logging.webhook").info("after the webhook")
+    finally:
+        transport.close()
+        receiver.close()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert answer.status_code == 200
+    assert len(receiver.received) == 1
+    output = stream.getvalue()
+    assert "after the webhook" in output  # the log was written: the check below can fail
+    assert "url-token-s3cret" not in output
