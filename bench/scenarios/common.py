@@ -97,7 +97,8 @@ class Context:
         return took
 
     def close(self) -> None:
-        self.stack.stop_all()
+        """Stop every process; drop the run's databases and vhost."""
+        self.stack.close()
 
     def purge(self) -> None:
         self.stack.purge(*ALL_QUEUES, *PIPELINE_QUEUES)
