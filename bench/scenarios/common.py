@@ -6,9 +6,9 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -27,6 +27,10 @@ WORKER_PROCESSES = 2
 WORKER_THREADS = 8
 SMALL_POPULATION = 10_000
 LARGE_POPULATION = 1_000_000
+# The sampler's groups for the servers underneath (whole servers: anything else using
+# them on this machine counts too).
+POSTGRESQL = "postgresql (whole server)"
+RABBITMQ = "rabbitmq (beam.smp)"
 
 
 def seconds(default: float) -> float:
@@ -172,8 +176,8 @@ class Context:
         groups = {name: tree(started.pid) for name, started in servers.items()}
         if self.receiver is not None:
             groups["webhook receiver"] = tree(self.receiver.started.pid)
-        groups["postgresql (whole server)"] = named("postgres")
-        groups["rabbitmq (beam.smp)"] = named("beam.smp")
+        groups[POSTGRESQL] = named("postgres")
+        groups[RABBITMQ] = named("beam.smp")
         own = os.getpid()
         groups["bench harness"] = lambda _table: {own}
         return Sampler(groups)
@@ -218,4 +222,49 @@ def latency_figures(
             "no-op" if ceiling is not None else "",
         )
         for percentile in ("p50", "p99")
+    ]
+
+
+CPU_PER_OPERATION_NOTE = (
+    "CPU per operation = a process group's CPU time over the measured window ÷ the "
+    "operations that succeeded in it, beside the same figure of the no-op run. It moves far "
+    "less than throughput when the host's CPU capacity drifts, and shows where a goal is "
+    "lost (the product's own code, or the servers underneath). PostgreSQL and RabbitMQ are "
+    "counted as whole servers: anything else using them meanwhile counts too."
+)
+
+
+class Work(NamedTuple):
+    """A measured window's CPU and the operations that succeeded in it."""
+
+    usage: Usage
+    operations: int
+
+
+def cpu_ms_per_operation(work: Work, groups: Iterable[str]) -> float | None:
+    """CPU milliseconds the ``groups`` together spent per operation of ``work``.
+
+    ``cpu_percent`` is a share of one core over the window, so a group at 150% for 2 s
+    used 3 CPU-seconds. ``None`` when nothing succeeded.
+    """
+    if work.operations <= 0:
+        return None
+    percent = sum(work.usage.groups[name].cpu_percent for name in groups)
+    return 1000 * percent / 100 * work.usage.seconds / work.operations
+
+
+def cpu_per_operation_figures(
+    operation: str, group: str, product: Work, ceiling: Work, ceiling_name: str, *, suffix: str = ""
+) -> list[Figure]:
+    """CPU ms per successful ``operation``: ``group``'s, then PostgreSQL's + RabbitMQ's,
+    each beside the same figure of the no-op ceiling's run (same group names)."""
+    return [
+        Figure(
+            f"{label} CPU per {operation}{suffix}",
+            cpu_ms_per_operation(product, groups),
+            "ms",
+            cpu_ms_per_operation(ceiling, groups),
+            ceiling_name,
+        )
+        for label, groups in ((group, (group,)), ("PostgreSQL + RabbitMQ", (POSTGRESQL, RABBITMQ)))
     ]

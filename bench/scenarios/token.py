@@ -11,7 +11,14 @@ from bench import seed
 from bench.load import Load, LoadResult
 from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, latency_figures, seconds
+from bench.scenarios.common import (
+    CPU_PER_OPERATION_NOTE,
+    Context,
+    Work,
+    cpu_per_operation_figures,
+    latency_figures,
+    seconds,
+)
 from bench.stack import SECRET_KEY
 from core.passwords import PasswordHasher
 from core.settings import Argon2Parameters, Settings
@@ -30,21 +37,24 @@ class TokenRun:
     otp_grants: LoadResult
     password_grants: LoadResult
     noop: LoadResult
-    usage: list[Usage]
+    otp_usage: Usage
+    password_usage: Usage
+    noop_usage: Usage
     loads: list[str]
     argon2_cpu_seconds: float = 0.0
-
-    def ok(self, result: LoadResult) -> int:
-        return result.requests - result.errors["status"]
 
     @property
     def otp_rate(self) -> float:
         """Successful OTP grants per second (a 400 is not a grant)."""
-        return self.ok(self.otp_grants) / self.otp_grants.seconds
+        return self.otp_grants.success_rate
 
     @property
     def password_rate(self) -> float:
-        return self.ok(self.password_grants) / self.password_grants.seconds
+        return self.password_grants.success_rate
+
+    @property
+    def usage(self) -> list[Usage]:
+        return [self.otp_usage, self.password_usage, self.noop_usage]
 
 
 def _pairs_file(ctx: Context, name: str, pairs: list[tuple[str, str]]) -> str:
@@ -107,28 +117,32 @@ def argon2_cpu_seconds(verifies: int = 10) -> float:
 
 
 def measure_token(ctx: Context) -> TokenRun:
-    usage: list[Usage] = []
     loads: list[str] = []
     otp_file = fresh_otps(ctx)
     password_file = password_pairs(ctx)
     with ctx.token() as (url, token), ctx.sampler(token=token) as sampler:
         ctx.warm_up(_grant_load(ctx, url, password_file))
         load = _grant_load(ctx, url, otp_file, limit=OTPS_SEEDED)
-        otp_grants, used = ctx.measure(load, sampler, f"OTP grants, {ctx.users:,} users")
-        usage.append(used)
+        otp_grants, otp_usage = ctx.measure(load, sampler, f"OTP grants, {ctx.users:,} users")
         loads.append(load.describe())
         load = _grant_load(ctx, url, password_file)
-        password_grants, used = ctx.measure(load, sampler, "password grants (argon2id)")
-        usage.append(used)
+        password_grants, password_usage = ctx.measure(load, sampler, "password grants (argon2id)")
         loads.append(load.describe())
     with ctx.token(ceiling=True) as (url, token), ctx.sampler(token=token) as sampler:
         load = _noop_load(ctx, url)
         ctx.warm_up(load)
-        noop, used = ctx.measure(load, sampler, "no-op form POST")
-        usage.append(used)
+        noop, noop_usage = ctx.measure(load, sampler, "no-op form POST")
         loads.append(load.describe())
     return TokenRun(
-        ctx.users, otp_grants, password_grants, noop, usage, loads, argon2_cpu_seconds()
+        ctx.users,
+        otp_grants,
+        password_grants,
+        noop,
+        otp_usage,
+        password_usage,
+        noop_usage,
+        loads,
+        argon2_cpu_seconds(),
     )
 
 
@@ -152,6 +166,22 @@ def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
             "argon2id verifications per CPU-second, alone",
         ),
         *latency_figures("password grant {percentile}", run.password_grants, suffix=suffix),
+        *cpu_per_operation_figures(
+            "OTP grant",
+            "token",
+            Work(run.otp_usage, run.otp_grants.successes),
+            Work(run.noop_usage, run.noop.successes),
+            "no-op form POST",
+            suffix=suffix,
+        ),
+        *cpu_per_operation_figures(
+            "password grant",
+            "token",
+            Work(run.password_usage, run.password_grants.successes),
+            Work(run.noop_usage, run.noop.successes),
+            "no-op form POST",
+            suffix=suffix,
+        ),
     ]
 
 
@@ -191,6 +221,7 @@ def run_token(ctx: Context, command: str) -> Report:
     report.notes += [
         f"Answers other than 200: OTP grants {run.otp_grants.errors}, password grants "
         f"{run.password_grants.errors}; only 200s count as grants.",
+        CPU_PER_OPERATION_NOTE,
         f"One argon2id verification at the defaults costs {1000 * run.argon2_cpu_seconds:.0f} ms "
         "of CPU on this machine (measured alone, in CPU time, so the load does not inflate "
         f"it): even with a core to itself a password grant cannot exceed "

@@ -18,9 +18,16 @@ import httpx
 import pytest
 
 from bench.load import Load
-from bench.procstat import Sampler, tree
+from bench.procstat import GroupUsage, Sampler, tree
 from bench.profile import summarize
 from bench.report import Figure, Goal, Report, Usage
+from bench.scenarios.common import (
+    POSTGRESQL,
+    RABBITMQ,
+    Work,
+    cpu_ms_per_operation,
+    cpu_per_operation_figures,
+)
 from bench.stack import ROOT, free_port
 from tests.processes import started
 
@@ -134,3 +141,30 @@ def test_profile_summary_leaves_out_threads_parked_waiting_for_work() -> None:
     assert "100.0%  hash (argon2/_password_hasher.py:5)" in summary
     assert "100.0%  run (core/otp.py:10)" in summary
     assert "100.0%  argon2" in summary  # the by-library breakdown
+
+
+def _usage(seconds: float, **cpu_percent: float) -> Usage:
+    groups = {name: GroupUsage(percent, 0.0, 0.0, 1) for name, percent in cpu_percent.items()}
+    return Usage("window", seconds, groups)
+
+
+def test_cpu_per_operation_is_the_groups_cpu_time_over_the_window_per_success() -> None:
+    # 150% of a core for 2 s is 3 CPU-seconds; over 600 operations, 5 ms each.
+    usage = _usage(2.0, api=150.0, postgres=50.0, rabbit=25.0)
+    assert cpu_ms_per_operation(Work(usage, 600), ["api"]) == pytest.approx(5.0)
+    # Groups add up: (50% + 25%) x 2 s = 1.5 CPU-seconds over 600 operations.
+    assert cpu_ms_per_operation(Work(usage, 600), ["postgres", "rabbit"]) == pytest.approx(2.5)
+    assert cpu_ms_per_operation(Work(usage, 0), ["api"]) is None
+
+
+def test_cpu_per_operation_figures_set_the_product_beside_its_no_op_run() -> None:
+    product = Work(_usage(4.0, token=100.0, **{POSTGRESQL: 40.0, RABBITMQ: 10.0}), 1000)
+    ceiling = Work(_usage(2.0, token=100.0, **{POSTGRESQL: 0.0, RABBITMQ: 5.0}), 2000)
+    own, services = cpu_per_operation_figures(
+        "OTP grant", "token", product, ceiling, "no-op form POST", suffix=" — 1M users"
+    )
+    assert own.name == "token CPU per OTP grant — 1M users"
+    assert (own.value, own.ceiling, own.ratio) == pytest.approx((4.0, 1.0, 4.0))
+    assert own.ceiling_name == "no-op form POST"
+    assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant — 1M users"
+    assert (services.value, services.ceiling) == pytest.approx((2.0, 0.05))
