@@ -91,7 +91,7 @@ class Stack:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="otp-bench-")))
     processes: list[Started] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: str(os.getpid()))
-    database_url: str = ""
+    database_url: str = ""  # the run's main database, the one every process gets by default
     broker_url: str = ""
     databases: list[str] = field(default_factory=list)  # made by this run; close() drops them
     vhost: str = ""  # made by this run ("" while none is, or when the broker's own is used)
@@ -120,11 +120,6 @@ class Stack:
         url = _with_path(self.database_server, f"/{name}")
         migrations.upgrade(url)
         return url
-
-    def fresh_database(self) -> str:
-        """The run's main database (``otp_bench_<run>``), the one every process gets."""
-        self.database_url = self.create_database()
-        return self.database_url
 
     def connect(self, url: str = "") -> psycopg.Connection:
         """A connection to ``url`` (by default the main database), in autocommit."""

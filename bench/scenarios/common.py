@@ -60,6 +60,20 @@ class Receiver:
         return stats
 
 
+@dataclass(frozen=True)
+class Population:
+    """A database of the run seeded with the shared marketplace and ``users`` users."""
+
+    name: str  # short, for process and file names ("10k"); "" for the run's main database
+    users: int
+    database_url: str
+    seed_seconds: float  # seeding the users
+
+    @property
+    def label(self) -> str:
+        return f"{self.users:,} users"
+
+
 @dataclass
 class Context:
     """One bench run's services and data; scenarios share it when run together."""
@@ -69,11 +83,11 @@ class Context:
     users: int = 0
     password_hash: str = ""
     receiver: Receiver | None = None
-    seed_seconds: dict[int, float] = field(default_factory=dict)
+    seed_seconds: float = 0.0
     results: dict[str, Any] = field(default_factory=dict)
 
     def prepare(self, users: int = SMALL_POPULATION) -> None:
-        self.stack.fresh_database()
+        """The vhost, the webhook receiver and the main database with ``users`` users."""
         self.stack.fresh_vhost()
         port = free_port()
         started = self.stack.start("receiver", python("-m", "bench.receiver", "--port", str(port)))
@@ -81,24 +95,26 @@ class Context:
         self.stack.wait_http(started, f"{url}/_stats")
         self.receiver = Receiver(started, url)
         self.password_hash = seed.shared_password_hash()
-        with self.stack.connect() as connection:
-            self.client_id = seed.seed_marketplace(connection, webhook_url=f"{url}/hook")
-        self.grow_users(users)
+        self.client_id = seed.new_client_id()
+        main = self.seed_population("", users)
+        self.stack.database_url = main.database_url
+        self.users = users
+        self.seed_seconds = main.seed_seconds
 
-    def grow_users(self, total: int) -> float:
-        """Seed users up to ``total``; returns the seconds it took."""
-        if total <= self.users:
-            return 0.0
-        with self.stack.connect() as connection:
-            took = seed.seed_users(
-                connection,
-                first=self.users + 1,
-                count=total - self.users,
-                password_hash=self.password_hash,
+    def seed_population(self, name: str, users: int) -> Population:
+        """A new database of the run (``otp_bench_<run>_<name>``) holding the same
+        marketplace (ClientID, webhook sender, shared key) and users ``1`` .. ``users``
+        with the shared password hash: the same load files work against any of them."""
+        assert self.receiver is not None
+        url = self.stack.create_database(name)
+        with self.stack.connect(url) as connection:
+            seed.seed_marketplace(
+                connection, client_id=self.client_id, webhook_url=f"{self.receiver.url}/hook"
             )
-        self.seed_seconds[total] = took
-        self.users = total
-        return took
+            took = seed.seed_users(
+                connection, first=1, count=users, password_hash=self.password_hash
+            )
+        return Population(name, users, url, took)
 
     def close(self) -> None:
         """Stop every process; drop the run's databases and vhost."""
@@ -120,31 +136,41 @@ class Context:
         ]
 
     @contextlib.contextmanager
-    def api(
-        self, *, ceiling: bool = False, workers: int = SERVER_WORKERS
+    def _server(
+        self, role: str, *, ceiling: bool, workers: int, population: Population | None
     ) -> Iterator[tuple[str, Started]]:
-        """``otp api`` (or the bench app with its no-op routes, served the same way)."""
+        """``otp <role>`` (or the bench app with its no-op routes, served the same way),
+        on the main database or on ``population``'s."""
         port = free_port()
         options = self._server_options(port, workers)
-        command = python("-m", "bench.apps", "api", *options) if ceiling else otp("api", *options)
-        with self.stack.running("api-ceiling" if ceiling else "api", command) as started:
+        command = python("-m", "bench.apps", role, *options) if ceiling else otp(role, *options)
+        name = f"{role}-ceiling" if ceiling else role
+        extra = {}
+        if population is not None:
+            name = f"{name}-{population.name}"
+            extra["OTP_DATABASE_URL"] = population.database_url
+        with self.stack.running(name, command, **extra) as started:
             url = f"http://127.0.0.1:{port}"
             self.stack.wait_http(started, f"{url}/healthz")
             yield url, started
 
-    @contextlib.contextmanager
+    def api(
+        self,
+        *,
+        ceiling: bool = False,
+        workers: int = SERVER_WORKERS,
+        population: Population | None = None,
+    ) -> contextlib.AbstractContextManager[tuple[str, Started]]:
+        return self._server("api", ceiling=ceiling, workers=workers, population=population)
+
     def token(
-        self, *, ceiling: bool = False, workers: int = SERVER_WORKERS
-    ) -> Iterator[tuple[str, Started]]:
-        port = free_port()
-        options = self._server_options(port, workers)
-        command = (
-            python("-m", "bench.apps", "token", *options) if ceiling else otp("token", *options)
-        )
-        with self.stack.running("token-ceiling" if ceiling else "token", command) as started:
-            url = f"http://127.0.0.1:{port}"
-            self.stack.wait_http(started, f"{url}/healthz")
-            yield url, started
+        self,
+        *,
+        ceiling: bool = False,
+        workers: int = SERVER_WORKERS,
+        population: Population | None = None,
+    ) -> contextlib.AbstractContextManager[tuple[str, Started]]:
+        return self._server("token", ceiling=ceiling, workers=workers, population=population)
 
     @contextlib.contextmanager
     def worker(

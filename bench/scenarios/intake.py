@@ -173,7 +173,6 @@ def intake_goals(run: IntakeRun) -> list[Goal]:
 def run_intake(ctx: Context, command: str) -> Report:
     report = Report("intake", "Intake: POST /v1/password/onetimepassword", command)
     run = measure_intake(ctx)
-    ctx.results["intake"] = run
     report.setup += [
         f"{run.users:,} seeded users; one API client, one webhook sender (cached by the api).",
         "`otp api` (gunicorn gthread, 2 workers x 8 threads) for the product; the no-op "

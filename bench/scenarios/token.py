@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -63,11 +64,14 @@ def _pairs_file(ctx: Context, name: str, pairs: list[tuple[str, str]]) -> str:
     return str(path)
 
 
-def _grant_load(ctx: Context, url: str, pairs_file: str, *, limit: int = 0) -> Load:
+def grant_load(
+    ctx: Context, url: str, pairs_file: str, *, limit: int = 0, duration: float = 10.0
+) -> Load:
+    """One grant per line of ``pairs_file``, as fast as answered, for ``duration`` s (scaled)."""
     return Load(
         url=url + TOKEN_PATH,
         kind="grant-pairs",
-        seconds=seconds(10),
+        seconds=seconds(duration),
         connections=CONNECTIONS,
         client_id=ctx.client_id,
         pairs_file=pairs_file,
@@ -86,10 +90,10 @@ def _noop_load(ctx: Context, url: str) -> Load:
     )
 
 
-def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
-    """Seed one OTP for each of ``count`` users spread over the population; a pairs file."""
-    numbers = seed.sample_users(ctx.users, count, seed=len(ctx.results) + 11)
-    with ctx.stack.connect() as connection:
+def otps_file(ctx: Context, numbers: list[int], name: str, database_url: str = "") -> str:
+    """Seed one OTP for each user number in ``database_url`` (by default the main
+    database); a pairs file named ``name`` to log in with."""
+    with ctx.stack.connect(database_url) as connection:
         pairs = seed.seed_otps(
             connection,
             client_id=ctx.client_id,
@@ -97,13 +101,25 @@ def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
             length=Settings().otp_length,  # the servers run with the default length
             numbers=numbers,
         )
-    return _pairs_file(ctx, f"otps-{ctx.users}", pairs)
+    return _pairs_file(ctx, name, pairs)
 
 
-def password_pairs(ctx: Context, count: int = 5_000) -> str:
-    numbers = seed.sample_users(ctx.users, count, seed=3)
+_SAMPLE_SEEDS = itertools.count(11)  # each call of fresh_otps samples its users afresh
+
+
+def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
+    """Seed one OTP for each of ``count`` users spread over the population; a pairs file."""
+    numbers = seed.sample_users(ctx.users, count, seed=next(_SAMPLE_SEEDS))
+    return otps_file(ctx, numbers, f"otps-{ctx.users}")
+
+
+def password_pairs(ctx: Context, users: int = 0, count: int = 5_000) -> str:
+    """``count`` users of a population of ``users`` (by default the main one) with the
+    shared password; a pairs file."""
+    users = users or ctx.users
+    numbers = seed.sample_users(users, count, seed=3)
     pairs = [(seed.username(n), seed.PASSWORD) for n in numbers]
-    return _pairs_file(ctx, f"passwords-{ctx.users}", pairs)
+    return _pairs_file(ctx, f"passwords-{users}", pairs)
 
 
 def argon2_cpu_seconds(verifies: int = 10) -> float:
@@ -121,11 +137,11 @@ def measure_token(ctx: Context) -> TokenRun:
     otp_file = fresh_otps(ctx)
     password_file = password_pairs(ctx)
     with ctx.token() as (url, token), ctx.sampler(token=token) as sampler:
-        ctx.warm_up(_grant_load(ctx, url, password_file))
-        load = _grant_load(ctx, url, otp_file, limit=OTPS_SEEDED)
+        ctx.warm_up(grant_load(ctx, url, password_file))
+        load = grant_load(ctx, url, otp_file, limit=OTPS_SEEDED)
         otp_grants, otp_usage = ctx.measure(load, sampler, f"OTP grants, {ctx.users:,} users")
         loads.append(load.describe())
-        load = _grant_load(ctx, url, password_file)
+        load = grant_load(ctx, url, password_file)
         password_grants, password_usage = ctx.measure(load, sampler, "password grants (argon2id)")
         loads.append(load.describe())
     with ctx.token(ceiling=True) as (url, token), ctx.sampler(token=token) as sampler:
@@ -205,7 +221,6 @@ def token_goals(run: TokenRun) -> list[Goal]:
 def run_token(ctx: Context, command: str) -> Report:
     report = Report("token", "Token grants: POST /oauth/token", command)
     run = measure_token(ctx)
-    ctx.results["token"] = run
     report.setup += [
         f"{run.users:,} seeded users sharing one argon2id hash at the default "
         "m=19456,t=2,p=1; one fresh OTP seeded for each of "
@@ -232,9 +247,9 @@ def run_token(ctx: Context, command: str) -> Report:
     if any(goal.met is False for goal in report.goals):
         otp_file = fresh_otps(ctx)
         with ctx.token() as (url, token):
-            ctx.warm_up(_grant_load(ctx, url, password_pairs(ctx)))
+            ctx.warm_up(grant_load(ctx, url, password_pairs(ctx)))
             missed = report.goals[0].met is False
-            load = _grant_load(ctx, url, otp_file if missed else password_pairs(ctx))
+            load = grant_load(ctx, url, otp_file if missed else password_pairs(ctx))
             report.profile = profile_under_load(
                 token, load, "otp token, OTP grants" if missed else "otp token, password grants"
             )

@@ -28,6 +28,12 @@ from bench.scenarios.common import (
     cpu_ms_per_operation,
     cpu_per_operation_figures,
 )
+from bench.scenarios.scale import (
+    cost_goal_met,
+    median_or_none,
+    paired_ratios,
+    throughput_cost,
+)
 from bench.stack import ROOT, free_port
 from tests.processes import started
 
@@ -168,3 +174,27 @@ def test_cpu_per_operation_figures_set_the_product_beside_its_no_op_run() -> Non
     assert own.ceiling_name == "no-op form POST"
     assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant — 1M users"
     assert (services.value, services.ceiling) == pytest.approx((2.0, 0.05))
+
+
+def test_each_large_pass_is_paired_with_the_mean_of_the_small_passes_either_side() -> None:
+    # Passes ran 10k 100, 1M 90, 10k 200, 1M 150, 10k 100, 1M 60: the host sped up, then
+    # slowed down. The last 1M pass has only the 10k pass before it.
+    ratios = paired_ratios([100.0, 200.0, 100.0], [90.0, 150.0, 60.0])
+    assert ratios == pytest.approx([90 / 150, 150 / 150, 60 / 100])
+    # A pass without a figure drops out of its pairs, not the whole comparison.
+    assert paired_ratios([100.0, None, 100.0], [90.0, None, 80.0]) == pytest.approx([0.9, 0.8])
+    assert paired_ratios([0.0], [50.0]) == []
+
+
+def test_scale_goal_is_judged_on_the_median_paired_ratio() -> None:
+    # One odd pair (0.5) does not sink the verdict: the median is 0.9, a 10% cost.
+    cost = throughput_cost([0.5, 0.9, 0.95])
+    assert cost == pytest.approx(0.10)
+    assert cost_goal_met(cost) is True
+    assert throughput_cost([0.8, 0.84, 1.2]) == pytest.approx(0.16)
+    assert cost_goal_met(throughput_cost([0.8, 0.84, 1.2])) is False
+    assert cost_goal_met(0.15) is True  # "≤ 15%"
+    assert throughput_cost([]) is None
+    assert cost_goal_met(None) is None
+    assert median_or_none([3.0, None, 1.0, 2.0]) == 2.0
+    assert median_or_none([None]) is None
