@@ -34,7 +34,7 @@ from bench.scenarios.scale import (
     paired_ratios,
     throughput_cost,
 )
-from bench.stack import ROOT, free_port
+from bench.stack import ROOT, Stack, free_port
 from tests.processes import started
 
 
@@ -198,3 +198,10 @@ def test_scale_goal_is_judged_on_the_median_paired_ratio() -> None:
     assert cost_goal_met(None) is None
     assert median_or_none([3.0, None, 1.0, 2.0]) == 2.0
     assert median_or_none([None]) is None
+
+
+def test_each_bench_run_names_its_own_database_and_vhost(tmp_path: Path) -> None:
+    this_run, other_run = Stack(workdir=tmp_path), Stack(workdir=tmp_path, run_id="4242")
+    assert this_run.database_name == f"otp_bench_{os.getpid()}"
+    assert this_run.vhost_name == f"otp-bench-{os.getpid()}"
+    assert (other_run.database_name, other_run.vhost_name) == ("otp_bench_4242", "otp-bench-4242")
