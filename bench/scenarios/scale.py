@@ -42,7 +42,11 @@ COST_GOAL = 0.15
 PASSES = 3  # per population, alternating
 PASS_SECONDS = 5.0  # at BENCH_SCALE=1
 OTPS_PER_PASS = SMALL_POPULATION  # one per user at 10k; enough for 2,000 grants/s at 1M
-SETTLE_SECONDS = 1.0  # before each pass: the previous pass's in-flight requests finish
+# Before each pass, until the servers are idle: the previous pass's in-flight requests
+# finish (wrk stops at its deadline with up to 16 password grants of ~50 ms CPU each).
+IDLE_CPU_SHARE = 0.05  # of one core, both servers together, over one poll
+IDLE_POLL_SECONDS = 0.25
+IDLE_TIMEOUT_SECONDS = 10.0
 
 
 # -- judging -------------------------------------------------------------------------
@@ -89,6 +93,7 @@ class Pass:
     result: LoadResult
     usage: Usage
     load: str  # what wrk ran
+    waited: float  # seconds before it, until both servers were idle
 
     @property
     def rate(self) -> float:
@@ -156,13 +161,29 @@ class Servers:
     role: str
     urls: dict[str, str]  # by population name
     sampler: Sampler
+    groups: tuple[str, str]  # the sampler's names of the two servers
+
+    def _servers_cpu_seconds(self) -> float:
+        snapshot = self.sampler.cpu_snapshot()
+        return sum(sum(snapshot.get(group, {}).values()) for group in self.groups)
+
+    def wait_idle(self) -> float:
+        """Until neither server is still answering an earlier pass; the seconds waited."""
+        started = time.monotonic()
+        before = self._servers_cpu_seconds()
+        while time.monotonic() - started < IDLE_TIMEOUT_SECONDS:
+            time.sleep(IDLE_POLL_SECONDS)
+            after = self._servers_cpu_seconds()
+            if after - before < IDLE_CPU_SHARE * IDLE_POLL_SECONDS:
+                break
+            before = after
+        return time.monotonic() - started
 
     def measure(self, population: Population, load: Load, label: str) -> Pass:
-        # wrk stops at its deadline with requests in flight (a password grant holds ~50 ms
-        # of CPU): the other server must not still be answering them during this pass.
-        time.sleep(SETTLE_SECONDS)
+        waited = self.wait_idle()
         result, usage = self.ctx.measure(load, self.sampler, f"{label}, {population.label}")
-        return Pass(population, _group(self.role, population), result, usage, load.describe())
+        group = _group(self.role, population)
+        return Pass(population, group, result, usage, load.describe(), waited)
 
 
 @contextlib.contextmanager
@@ -174,7 +195,8 @@ def _servers(ctx: Context, role: str, small: Population, large: Population) -> I
     ):
         groups = {_group(role, small): small_server, _group(role, large): large_server}
         with ctx.sampler(**groups) as sampler:
-            yield Servers(ctx, role, {small.name: small_url, large.name: large_url}, sampler)
+            urls = {small.name: small_url, large.name: large_url}
+            yield Servers(ctx, role, urls, sampler, (_group(role, small), _group(role, large)))
 
 
 def _alternate(
@@ -325,7 +347,8 @@ def _passes_note(comparison: Comparison) -> str:
         f"{comparison.name}, passes in the order they ran: {rates} {comparison.unit}; "
         f"{comparison.role} CPU ms per {comparison.operation}: {cpu}; PostgreSQL: "
         f"{postgresql}. Non-2xx answers and socket errors: 10k {failed['10k']}, "
-        f"1M {failed['1M']}."
+        f"1M {failed['1M']}. Waits for idle servers before the passes: "
+        f"{', '.join(f'{p.waited:.1f}' for _, p in passes)} s."
     )
 
 
@@ -351,8 +374,8 @@ def run_scale(ctx: Context, command: str) -> Report:
         "x 8 threads each), both running throughout a measurement; the load alternates "
         f"between them in passes of {seconds(PASS_SECONDS):.0f} s: "
         + ", ".join(["10k, 1M"] * PASSES)
-        + f". Each server was warmed up before its first pass; a {SETTLE_SECONDS:.0f} s "
-        "pause before each pass lets the previous pass's in-flight requests finish.",
+        + ". Each server was warmed up before its first pass; each pass starts once both "
+        "servers are idle (the previous pass's in-flight requests answered).",
         "OTP grants: before each pass the population's one_time_passwords table is emptied "
         f"and one fresh OTP seeded for each of {OTPS_PER_PASS:,} users sampled across it "
         "(all 10,000 users at 10k; spread over the whole table at 1M, so lookups touch "
