@@ -1,10 +1,11 @@
 """``python -m bench [intake|e2e|token|scale|memory ...]``: run benchmarks, write reports.
 
-With no names every benchmark runs, in an order that lets later ones reuse earlier
-figures (scale reuses the 10,000-user intake and token runs). Reports go to
+With no names every benchmark runs (scale last: it seeds and drops two databases of its
+own, one of 1,000,000 users). Reports go to
 ``bench/results/<name>.md``. ``BENCH_SCALE=0.3`` shortens every measurement for a quick
 look (the reports say so); ``OTP_BENCH_DATABASE_URL`` / ``OTP_BENCH_BROKER_URL`` (else
-``OTP_TEST_*``, else the local defaults) name the servers.
+``OTP_TEST_*``, else the local defaults) name the servers; each run makes its own
+database(s) and vhost, named after its process id, and drops them when it ends.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ctx.prepare()
         print(
-            f"bench: seeded {ctx.users:,} users in {ctx.seed_seconds[ctx.users]:.1f} s",
+            f"bench: seeded {ctx.users:,} users in {ctx.seed_seconds:.1f} s",
             file=sys.stderr,
         )
         rate = measure_receiver(ctx)
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             verdicts = ", ".join(f"{g.text}: {g.verdict.strip('*')}" for g in report.goals)
             print(f"bench: {name} → {path} ({verdicts})", file=sys.stderr)
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short: processes would
+        # linger and the run's database and vhost would stay behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         ctx.close()
     print(f"bench: done in {time.monotonic() - began:.0f} s", file=sys.stderr)
     return 0

@@ -58,6 +58,15 @@ class LoadResult:
     def failed(self) -> int:
         return sum(self.errors.values())
 
+    @property
+    def successes(self) -> int:
+        """Answers with a 2xx/3xx status (wrk counts every other status as an error)."""
+        return self.requests - self.errors.get("status", 0)
+
+    @property
+    def success_rate(self) -> float:
+        return self.successes / self.seconds if self.seconds else 0.0
+
     @classmethod
     def from_wrk(cls, payload: dict[str, Any]) -> LoadResult:
         # A run that stopped at its request limit measured its own span (first request

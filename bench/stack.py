@@ -1,8 +1,11 @@
-"""The real processes a benchmark runs against, on their own database and vhost.
+"""The real processes a benchmark runs against, on their own databases and vhost.
 
-``Stack`` owns: a fresh PostgreSQL database (``otp_bench``) migrated to head, a RabbitMQ
-vhost (``otp-bench``) when ``rabbitmqctl`` can make one, the settings every process
-gets, and the processes it starts (each in its own session, stopped by its own id).
+``Stack`` owns: fresh PostgreSQL databases named after the run (``otp_bench_<pid>``, and
+``otp_bench_<pid>_<suffix>`` for a scenario that needs another) migrated to head, a
+RabbitMQ vhost (``otp-bench-<pid>``) when ``rabbitmqctl`` can make one, the settings every
+process gets, and the processes it starts (each in its own session, stopped by its own
+id). Two bench runs at once use different names; :meth:`Stack.close` stops the processes
+and drops the databases and the vhost it made.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import migrations
 
-DATABASE = "otp_bench"
-VHOST = "otp-bench"
+DATABASE_PREFIX = "otp_bench"
+VHOST_PREFIX = "otp-bench"
 SECRET_KEY = "bench-secret-key-0123456789abcdef-0123456789"
 DEFAULT_DATABASE_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -87,40 +90,90 @@ class Stack:
     )
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="otp-bench-")))
     processes: list[Started] = field(default_factory=list)
-    database_url: str = ""
+    run_id: str = field(default_factory=lambda: str(os.getpid()))
+    database_url: str = ""  # the run's main database, the one every process gets by default
     broker_url: str = ""
+    databases: list[str] = field(default_factory=list)  # made by this run; close() drops them
+    vhost: str = ""  # made by this run ("" while none is, or when the broker's own is used)
 
     # -- services ------------------------------------------------------------------
 
-    def fresh_database(self) -> str:
-        """Drop and recreate ``otp_bench``; migrate it to head."""
-        with psycopg.connect(_libpq(self.database_server), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{DATABASE}"')
-        self.database_url = _with_path(self.database_server, f"/{DATABASE}")
-        migrations.upgrade(self.database_url)
-        return self.database_url
+    @property
+    def database_name(self) -> str:
+        return f"{DATABASE_PREFIX}_{self.run_id}"
 
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(_libpq(self.database_url), autocommit=True)
+    @property
+    def vhost_name(self) -> str:
+        return f"{VHOST_PREFIX}-{self.run_id}"
+
+    def create_database(self, suffix: str = "") -> str:
+        """A fresh ``otp_bench_<run>[_<suffix>]`` migrated to head; its URL.
+
+        A database of that name is a leftover of a killed run with the same process id:
+        it is dropped first.
+        """
+        name = f"{self.database_name}_{suffix}" if suffix else self.database_name
+        with psycopg.connect(_libpq(self.database_server), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        self.databases.append(name)
+        url = _with_path(self.database_server, f"/{name}")
+        migrations.upgrade(url)
+        return url
+
+    def connect(self, url: str = "") -> psycopg.Connection:
+        """A connection to ``url`` (by default the main database), in autocommit."""
+        return psycopg.connect(_libpq(url or self.database_url), autocommit=True)
 
     def fresh_vhost(self) -> str:
-        """A vhost of the bench's own (recreated empty), or the given one when we cannot."""
+        """A vhost of the run's own (``otp-bench-<run>``), or the given one when we cannot."""
         parts = urlsplit(self.broker_server)
         ctl = shutil.which("rabbitmqctl")
+        name = self.vhost_name
         if ctl and parts.hostname in {"127.0.0.1", "localhost"}:
-            subprocess.run([ctl, "-q", "delete_vhost", VHOST], capture_output=True, check=False)
-            made = subprocess.run([ctl, "-q", "add_vhost", VHOST], capture_output=True, check=False)
+            subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True, check=False)
+            made = subprocess.run([ctl, "-q", "add_vhost", name], capture_output=True, check=False)
             if made.returncode == 0:
+                self.vhost = name
                 subprocess.run(
-                    [ctl, "-q", "set_permissions", "-p", VHOST, parts.username or "guest", *ALL],
+                    [ctl, "-q", "set_permissions", "-p", name, parts.username or "guest", *ALL],
                     capture_output=True,
                     check=False,
                 )
-                self.broker_url = urlunsplit(parts._replace(path="/" + quote(VHOST, safe="")))
+                self.broker_url = urlunsplit(parts._replace(path="/" + quote(name, safe="")))
                 return self.broker_url
         self.broker_url = self.broker_server
         return self.broker_url
+
+    def drop_databases(self) -> None:
+        """Drop every database this run made (sessions still on them are ended)."""
+        while self.databases:
+            name = self.databases.pop()
+            try:
+                with psycopg.connect(_libpq(self.database_server), autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except psycopg.Error as error:
+                print(f"bench: could not drop database {name}: {error}", file=sys.stderr)
+
+    def drop_vhost(self) -> None:
+        ctl = shutil.which("rabbitmqctl")
+        if self.vhost and ctl:
+            dropped = subprocess.run(
+                [ctl, "-q", "delete_vhost", self.vhost], capture_output=True, check=False
+            )
+            if dropped.returncode != 0:
+                print(f"bench: could not delete vhost {self.vhost}", file=sys.stderr)
+        self.vhost = ""
+
+    def close(self) -> None:
+        """Stop every started process, then drop the run's databases and vhost."""
+        try:
+            self.stop_all()
+        finally:
+            try:
+                self.drop_databases()
+            finally:
+                self.drop_vhost()
 
     def purge(self, *queues: str) -> None:
         connection = pika.BlockingConnection(pika.URLParameters(self.broker_url))

@@ -6,9 +6,9 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -27,6 +27,10 @@ WORKER_PROCESSES = 2
 WORKER_THREADS = 8
 SMALL_POPULATION = 10_000
 LARGE_POPULATION = 1_000_000
+# The sampler's groups for the servers underneath (whole servers: anything else using
+# them on this machine counts too).
+POSTGRESQL = "postgresql (whole server)"
+RABBITMQ = "rabbitmq (beam.smp)"
 
 
 def seconds(default: float) -> float:
@@ -56,6 +60,20 @@ class Receiver:
         return stats
 
 
+@dataclass(frozen=True)
+class Population:
+    """A database of the run seeded with the shared marketplace and ``users`` users."""
+
+    name: str  # short, for process and file names ("10k"); "" for the run's main database
+    users: int
+    database_url: str
+    seed_seconds: float  # seeding the users
+
+    @property
+    def label(self) -> str:
+        return f"{self.users:,} users"
+
+
 @dataclass
 class Context:
     """One bench run's services and data; scenarios share it when run together."""
@@ -65,11 +83,11 @@ class Context:
     users: int = 0
     password_hash: str = ""
     receiver: Receiver | None = None
-    seed_seconds: dict[int, float] = field(default_factory=dict)
+    seed_seconds: float = 0.0
     results: dict[str, Any] = field(default_factory=dict)
 
     def prepare(self, users: int = SMALL_POPULATION) -> None:
-        self.stack.fresh_database()
+        """The vhost, the webhook receiver and the main database with ``users`` users."""
         self.stack.fresh_vhost()
         port = free_port()
         started = self.stack.start("receiver", python("-m", "bench.receiver", "--port", str(port)))
@@ -77,27 +95,30 @@ class Context:
         self.stack.wait_http(started, f"{url}/_stats")
         self.receiver = Receiver(started, url)
         self.password_hash = seed.shared_password_hash()
-        with self.stack.connect() as connection:
-            self.client_id = seed.seed_marketplace(connection, webhook_url=f"{url}/hook")
-        self.grow_users(users)
+        self.client_id = seed.new_client_id()
+        main = self.seed_population("", users)
+        self.stack.database_url = main.database_url
+        self.users = users
+        self.seed_seconds = main.seed_seconds
 
-    def grow_users(self, total: int) -> float:
-        """Seed users up to ``total``; returns the seconds it took."""
-        if total <= self.users:
-            return 0.0
-        with self.stack.connect() as connection:
-            took = seed.seed_users(
-                connection,
-                first=self.users + 1,
-                count=total - self.users,
-                password_hash=self.password_hash,
+    def seed_population(self, name: str, users: int) -> Population:
+        """A new database of the run (``otp_bench_<run>_<name>``) holding the same
+        marketplace (ClientID, webhook sender, shared key) and users ``1`` .. ``users``
+        with the shared password hash: the same load files work against any of them."""
+        assert self.receiver is not None
+        url = self.stack.create_database(name)
+        with self.stack.connect(url) as connection:
+            seed.seed_marketplace(
+                connection, client_id=self.client_id, webhook_url=f"{self.receiver.url}/hook"
             )
-        self.seed_seconds[total] = took
-        self.users = total
-        return took
+            took = seed.seed_users(
+                connection, first=1, count=users, password_hash=self.password_hash
+            )
+        return Population(name, users, url, took)
 
     def close(self) -> None:
-        self.stack.stop_all()
+        """Stop every process; drop the run's databases and vhost."""
+        self.stack.close()
 
     def purge(self) -> None:
         self.stack.purge(*ALL_QUEUES, *PIPELINE_QUEUES)
@@ -115,31 +136,41 @@ class Context:
         ]
 
     @contextlib.contextmanager
-    def api(
-        self, *, ceiling: bool = False, workers: int = SERVER_WORKERS
+    def _server(
+        self, role: str, *, ceiling: bool, workers: int, population: Population | None
     ) -> Iterator[tuple[str, Started]]:
-        """``otp api`` (or the bench app with its no-op routes, served the same way)."""
+        """``otp <role>`` (or the bench app with its no-op routes, served the same way),
+        on the main database or on ``population``'s."""
         port = free_port()
         options = self._server_options(port, workers)
-        command = python("-m", "bench.apps", "api", *options) if ceiling else otp("api", *options)
-        with self.stack.running("api-ceiling" if ceiling else "api", command) as started:
+        command = python("-m", "bench.apps", role, *options) if ceiling else otp(role, *options)
+        name = f"{role}-ceiling" if ceiling else role
+        extra = {}
+        if population is not None:
+            name = f"{name}-{population.name}"
+            extra["OTP_DATABASE_URL"] = population.database_url
+        with self.stack.running(name, command, **extra) as started:
             url = f"http://127.0.0.1:{port}"
             self.stack.wait_http(started, f"{url}/healthz")
             yield url, started
 
-    @contextlib.contextmanager
+    def api(
+        self,
+        *,
+        ceiling: bool = False,
+        workers: int = SERVER_WORKERS,
+        population: Population | None = None,
+    ) -> contextlib.AbstractContextManager[tuple[str, Started]]:
+        return self._server("api", ceiling=ceiling, workers=workers, population=population)
+
     def token(
-        self, *, ceiling: bool = False, workers: int = SERVER_WORKERS
-    ) -> Iterator[tuple[str, Started]]:
-        port = free_port()
-        options = self._server_options(port, workers)
-        command = (
-            python("-m", "bench.apps", "token", *options) if ceiling else otp("token", *options)
-        )
-        with self.stack.running("token-ceiling" if ceiling else "token", command) as started:
-            url = f"http://127.0.0.1:{port}"
-            self.stack.wait_http(started, f"{url}/healthz")
-            yield url, started
+        self,
+        *,
+        ceiling: bool = False,
+        workers: int = SERVER_WORKERS,
+        population: Population | None = None,
+    ) -> contextlib.AbstractContextManager[tuple[str, Started]]:
+        return self._server("token", ceiling=ceiling, workers=workers, population=population)
 
     @contextlib.contextmanager
     def worker(
@@ -171,8 +202,8 @@ class Context:
         groups = {name: tree(started.pid) for name, started in servers.items()}
         if self.receiver is not None:
             groups["webhook receiver"] = tree(self.receiver.started.pid)
-        groups["postgresql (whole server)"] = named("postgres")
-        groups["rabbitmq (beam.smp)"] = named("beam.smp")
+        groups[POSTGRESQL] = named("postgres")
+        groups[RABBITMQ] = named("beam.smp")
         own = os.getpid()
         groups["bench harness"] = lambda _table: {own}
         return Sampler(groups)
@@ -217,4 +248,49 @@ def latency_figures(
             "no-op" if ceiling is not None else "",
         )
         for percentile in ("p50", "p99")
+    ]
+
+
+CPU_PER_OPERATION_NOTE = (
+    "CPU per operation = a process group's CPU time over the measured window ÷ the "
+    "operations that succeeded in it, beside the same figure of the no-op run. It moves far "
+    "less than throughput when the host's CPU capacity drifts, and shows where a goal is "
+    "lost (the product's own code, or the servers underneath). PostgreSQL and RabbitMQ are "
+    "counted as whole servers: anything else using them meanwhile counts too."
+)
+
+
+class Work(NamedTuple):
+    """A measured window's CPU and the operations that succeeded in it."""
+
+    usage: Usage
+    operations: int
+
+
+def cpu_ms_per_operation(work: Work, groups: Iterable[str]) -> float | None:
+    """CPU milliseconds the ``groups`` together spent per operation of ``work``.
+
+    ``cpu_percent`` is a share of one core over the window, so a group at 150% for 2 s
+    used 3 CPU-seconds. ``None`` when nothing succeeded.
+    """
+    if work.operations <= 0:
+        return None
+    percent = sum(work.usage.groups[name].cpu_percent for name in groups)
+    return 1000 * percent / 100 * work.usage.seconds / work.operations
+
+
+def cpu_per_operation_figures(
+    operation: str, group: str, product: Work, ceiling: Work, ceiling_name: str, *, suffix: str = ""
+) -> list[Figure]:
+    """CPU ms per successful ``operation``: ``group``'s, then PostgreSQL's + RabbitMQ's,
+    each beside the same figure of the no-op ceiling's run (same group names)."""
+    return [
+        Figure(
+            f"{label} CPU per {operation}{suffix}",
+            cpu_ms_per_operation(product, groups),
+            "ms",
+            cpu_ms_per_operation(ceiling, groups),
+            ceiling_name,
+        )
+        for label, groups in ((group, (group,)), ("PostgreSQL + RabbitMQ", (POSTGRESQL, RABBITMQ)))
     ]

@@ -22,7 +22,14 @@ from bench.load import Load, LoadResult
 from bench.procstat import Sampler
 from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, percentile, seconds
+from bench.scenarios.common import (
+    CPU_PER_OPERATION_NOTE,
+    Context,
+    Work,
+    cpu_per_operation_figures,
+    percentile,
+    seconds,
+)
 from bench.scenarios.intake import OTP_PATH
 from bench.seed import username
 
@@ -290,6 +297,13 @@ def run_e2e(ctx: Context, command: str) -> Report:
         Figure("request → webhook p50 at 100/s", lat.p(0.5), "ms", clat.p(0.5), "pipeline"),
         Figure("request → webhook p99 at 100/s", lat.p(0.99), "ms", clat.p(0.99), "pipeline"),
         Figure("request → webhook max at 100/s", lat.p(1.0), "ms", clat.p(1.0), "pipeline"),
+        *cpu_per_operation_figures(
+            "OTP delivered",
+            "worker",
+            Work(product.usage, product.delivered),
+            Work(ceiling.usage, ceiling.delivered),
+            "pipeline message delivered",
+        ),
     ]
     p99 = lat.p(0.99)
     complete = lat.delivered == lat.sent
@@ -317,6 +331,7 @@ def run_e2e(ctx: Context, command: str) -> Report:
         f"Duplicate webhooks seen by the receiver: product {product.duplicates}, pipeline "
         f"{ceiling.duplicates} (at-least-once delivery may repeat; the goal counts arrivals).",
         f"Intake answers other than 204 during the throughput run: {product.intake.errors}.",
+        CPU_PER_OPERATION_NOTE,
     ]
     if any(goal.met is False for goal in report.goals):
         ctx.purge()

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from bench.load import Load, LoadResult
 from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, latency_figures, seconds
+from bench.scenarios.common import (
+    CPU_PER_OPERATION_NOTE,
+    Context,
+    Work,
+    cpu_per_operation_figures,
+    latency_figures,
+    seconds,
+)
 from core.broker import REQUESTS_QUEUE
 
 OTP_PATH = "/v1/password/onetimepassword"
@@ -26,13 +33,25 @@ class IntakeRun:
     otp_paced: LoadResult
     noop_max: LoadResult
     noop_paced: LoadResult
-    usage: list[Usage]
+    otp_max_usage: Usage
+    otp_paced_usage: Usage
+    noop_max_usage: Usage
+    noop_paced_usage: Usage
     queued: int
     loads: list[str]
 
     @property
     def ratio(self) -> float:
         return self.otp_max.rate / self.noop_max.rate if self.noop_max.rate else 0.0
+
+    @property
+    def usage(self) -> list[Usage]:
+        return [
+            self.otp_max_usage,
+            self.otp_paced_usage,
+            self.noop_max_usage,
+            self.noop_paced_usage,
+        ]
 
 
 def _otp_load(ctx: Context, url: str, *, rate: float = 0.0) -> Load:
@@ -55,33 +74,44 @@ def _noop_load(ctx: Context, url: str, *, rate: float = 0.0) -> Load:
 
 def measure_intake(ctx: Context) -> IntakeRun:
     """The OTP route and the no-op route, each flat out and paced at 1,000 requests/s."""
-    usage: list[Usage] = []
     loads: list[str] = []
     ctx.purge()
     with ctx.api() as (url, api), ctx.sampler(api=api) as sampler:
         load = _otp_load(ctx, url)
         ctx.warm_up(load)
         ctx.purge()
-        otp_max, used = ctx.measure(load, sampler, f"OTP requests flat out, {ctx.users:,} users")
-        usage.append(used)
+        otp_max, otp_max_usage = ctx.measure(
+            load, sampler, f"OTP requests flat out, {ctx.users:,} users"
+        )
         loads.append(load.describe())
         queued = ctx.stack.queue_state(REQUESTS_QUEUE)[0]
         load = _otp_load(ctx, url, rate=PACED_RATE)
-        otp_paced, used = ctx.measure(load, sampler, "OTP requests paced at 1,000/s")
-        usage.append(used)
+        otp_paced, otp_paced_usage = ctx.measure(load, sampler, "OTP requests paced at 1,000/s")
         loads.append(load.describe())
     ctx.purge()
     with ctx.api(ceiling=True) as (url, api), ctx.sampler(api=api) as sampler:
         load = _noop_load(ctx, url)
         ctx.warm_up(load)
-        noop_max, used = ctx.measure(load, sampler, "no-op JSON POST flat out")
-        usage.append(used)
+        noop_max, noop_max_usage = ctx.measure(load, sampler, "no-op JSON POST flat out")
         loads.append(load.describe())
         load = _noop_load(ctx, url, rate=PACED_RATE)
-        noop_paced, used = ctx.measure(load, sampler, "no-op JSON POST paced at 1,000/s")
-        usage.append(used)
+        noop_paced, noop_paced_usage = ctx.measure(
+            load, sampler, "no-op JSON POST paced at 1,000/s"
+        )
         loads.append(load.describe())
-    return IntakeRun(ctx.users, otp_max, otp_paced, noop_max, noop_paced, usage, queued, loads)
+    return IntakeRun(
+        ctx.users,
+        otp_max,
+        otp_paced,
+        noop_max,
+        noop_paced,
+        otp_max_usage,
+        otp_paced_usage,
+        noop_max_usage,
+        noop_paced_usage,
+        queued,
+        loads,
+    )
 
 
 def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
@@ -103,6 +133,22 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
         ),
         *latency_figures(
             "OTP {percentile} latency at 1,000/s", run.otp_paced, run.noop_paced, suffix
+        ),
+        *cpu_per_operation_figures(
+            "OTP request (204), flat out",
+            "api",
+            Work(run.otp_max_usage, run.otp_max.successes),
+            Work(run.noop_max_usage, run.noop_max.successes),
+            "no-op JSON POST, flat out",
+            suffix=suffix,
+        ),
+        *cpu_per_operation_figures(
+            "OTP request (204) at 1,000/s",
+            "api",
+            Work(run.otp_paced_usage, run.otp_paced.successes),
+            Work(run.noop_paced_usage, run.noop_paced.successes),
+            "no-op paced",
+            suffix=suffix,
         ),
     ]
 
@@ -127,7 +173,6 @@ def intake_goals(run: IntakeRun) -> list[Goal]:
 def run_intake(ctx: Context, command: str) -> Report:
     report = Report("intake", "Intake: POST /v1/password/onetimepassword", command)
     run = measure_intake(ctx)
-    ctx.results["intake"] = run
     report.setup += [
         f"{run.users:,} seeded users; one API client, one webhook sender (cached by the api).",
         "`otp api` (gunicorn gthread, 2 workers x 8 threads) for the product; the no-op "
@@ -147,6 +192,7 @@ def run_intake(ctx: Context, command: str) -> Report:
         f"paced {run.otp_paced.errors}.",
         "Paced runs schedule requests on an absolute clock across 64 connections (wrk + "
         "Lua delay()); latency is measured from the request's write to its answer.",
+        CPU_PER_OPERATION_NOTE,
     ]
     if any(goal.met is False for goal in report.goals):
         with ctx.api() as (url, api):

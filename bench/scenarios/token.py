@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -11,7 +12,14 @@ from bench import seed
 from bench.load import Load, LoadResult
 from bench.profile import profile_under_load
 from bench.report import Figure, Goal, Report, Usage
-from bench.scenarios.common import Context, latency_figures, seconds
+from bench.scenarios.common import (
+    CPU_PER_OPERATION_NOTE,
+    Context,
+    Work,
+    cpu_per_operation_figures,
+    latency_figures,
+    seconds,
+)
 from bench.stack import SECRET_KEY
 from core.passwords import PasswordHasher
 from core.settings import Argon2Parameters, Settings
@@ -30,21 +38,24 @@ class TokenRun:
     otp_grants: LoadResult
     password_grants: LoadResult
     noop: LoadResult
-    usage: list[Usage]
+    otp_usage: Usage
+    password_usage: Usage
+    noop_usage: Usage
     loads: list[str]
     argon2_cpu_seconds: float = 0.0
-
-    def ok(self, result: LoadResult) -> int:
-        return result.requests - result.errors["status"]
 
     @property
     def otp_rate(self) -> float:
         """Successful OTP grants per second (a 400 is not a grant)."""
-        return self.ok(self.otp_grants) / self.otp_grants.seconds
+        return self.otp_grants.success_rate
 
     @property
     def password_rate(self) -> float:
-        return self.ok(self.password_grants) / self.password_grants.seconds
+        return self.password_grants.success_rate
+
+    @property
+    def usage(self) -> list[Usage]:
+        return [self.otp_usage, self.password_usage, self.noop_usage]
 
 
 def _pairs_file(ctx: Context, name: str, pairs: list[tuple[str, str]]) -> str:
@@ -53,11 +64,14 @@ def _pairs_file(ctx: Context, name: str, pairs: list[tuple[str, str]]) -> str:
     return str(path)
 
 
-def _grant_load(ctx: Context, url: str, pairs_file: str, *, limit: int = 0) -> Load:
+def grant_load(
+    ctx: Context, url: str, pairs_file: str, *, limit: int = 0, duration: float = 10.0
+) -> Load:
+    """One grant per line of ``pairs_file``, as fast as answered, for ``duration`` s (scaled)."""
     return Load(
         url=url + TOKEN_PATH,
         kind="grant-pairs",
-        seconds=seconds(10),
+        seconds=seconds(duration),
         connections=CONNECTIONS,
         client_id=ctx.client_id,
         pairs_file=pairs_file,
@@ -76,10 +90,10 @@ def _noop_load(ctx: Context, url: str) -> Load:
     )
 
 
-def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
-    """Seed one OTP for each of ``count`` users spread over the population; a pairs file."""
-    numbers = seed.sample_users(ctx.users, count, seed=len(ctx.results) + 11)
-    with ctx.stack.connect() as connection:
+def otps_file(ctx: Context, numbers: list[int], name: str, database_url: str = "") -> str:
+    """Seed one OTP for each user number in ``database_url`` (by default the main
+    database); a pairs file named ``name`` to log in with."""
+    with ctx.stack.connect(database_url) as connection:
         pairs = seed.seed_otps(
             connection,
             client_id=ctx.client_id,
@@ -87,13 +101,25 @@ def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
             length=Settings().otp_length,  # the servers run with the default length
             numbers=numbers,
         )
-    return _pairs_file(ctx, f"otps-{ctx.users}", pairs)
+    return _pairs_file(ctx, name, pairs)
 
 
-def password_pairs(ctx: Context, count: int = 5_000) -> str:
-    numbers = seed.sample_users(ctx.users, count, seed=3)
+_SAMPLE_SEEDS = itertools.count(11)  # each call of fresh_otps samples its users afresh
+
+
+def fresh_otps(ctx: Context, count: int = OTPS_SEEDED) -> str:
+    """Seed one OTP for each of ``count`` users spread over the population; a pairs file."""
+    numbers = seed.sample_users(ctx.users, count, seed=next(_SAMPLE_SEEDS))
+    return otps_file(ctx, numbers, f"otps-{ctx.users}")
+
+
+def password_pairs(ctx: Context, users: int = 0, count: int = 5_000) -> str:
+    """``count`` users of a population of ``users`` (by default the main one) with the
+    shared password; a pairs file."""
+    users = users or ctx.users
+    numbers = seed.sample_users(users, count, seed=3)
     pairs = [(seed.username(n), seed.PASSWORD) for n in numbers]
-    return _pairs_file(ctx, f"passwords-{ctx.users}", pairs)
+    return _pairs_file(ctx, f"passwords-{users}", pairs)
 
 
 def argon2_cpu_seconds(verifies: int = 10) -> float:
@@ -107,28 +133,32 @@ def argon2_cpu_seconds(verifies: int = 10) -> float:
 
 
 def measure_token(ctx: Context) -> TokenRun:
-    usage: list[Usage] = []
     loads: list[str] = []
     otp_file = fresh_otps(ctx)
     password_file = password_pairs(ctx)
     with ctx.token() as (url, token), ctx.sampler(token=token) as sampler:
-        ctx.warm_up(_grant_load(ctx, url, password_file))
-        load = _grant_load(ctx, url, otp_file, limit=OTPS_SEEDED)
-        otp_grants, used = ctx.measure(load, sampler, f"OTP grants, {ctx.users:,} users")
-        usage.append(used)
+        ctx.warm_up(grant_load(ctx, url, password_file))
+        load = grant_load(ctx, url, otp_file, limit=OTPS_SEEDED)
+        otp_grants, otp_usage = ctx.measure(load, sampler, f"OTP grants, {ctx.users:,} users")
         loads.append(load.describe())
-        load = _grant_load(ctx, url, password_file)
-        password_grants, used = ctx.measure(load, sampler, "password grants (argon2id)")
-        usage.append(used)
+        load = grant_load(ctx, url, password_file)
+        password_grants, password_usage = ctx.measure(load, sampler, "password grants (argon2id)")
         loads.append(load.describe())
     with ctx.token(ceiling=True) as (url, token), ctx.sampler(token=token) as sampler:
         load = _noop_load(ctx, url)
         ctx.warm_up(load)
-        noop, used = ctx.measure(load, sampler, "no-op form POST")
-        usage.append(used)
+        noop, noop_usage = ctx.measure(load, sampler, "no-op form POST")
         loads.append(load.describe())
     return TokenRun(
-        ctx.users, otp_grants, password_grants, noop, usage, loads, argon2_cpu_seconds()
+        ctx.users,
+        otp_grants,
+        password_grants,
+        noop,
+        otp_usage,
+        password_usage,
+        noop_usage,
+        loads,
+        argon2_cpu_seconds(),
     )
 
 
@@ -152,6 +182,22 @@ def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
             "argon2id verifications per CPU-second, alone",
         ),
         *latency_figures("password grant {percentile}", run.password_grants, suffix=suffix),
+        *cpu_per_operation_figures(
+            "OTP grant",
+            "token",
+            Work(run.otp_usage, run.otp_grants.successes),
+            Work(run.noop_usage, run.noop.successes),
+            "no-op form POST",
+            suffix=suffix,
+        ),
+        *cpu_per_operation_figures(
+            "password grant",
+            "token",
+            Work(run.password_usage, run.password_grants.successes),
+            Work(run.noop_usage, run.noop.successes),
+            "no-op form POST",
+            suffix=suffix,
+        ),
     ]
 
 
@@ -175,7 +221,6 @@ def token_goals(run: TokenRun) -> list[Goal]:
 def run_token(ctx: Context, command: str) -> Report:
     report = Report("token", "Token grants: POST /oauth/token", command)
     run = measure_token(ctx)
-    ctx.results["token"] = run
     report.setup += [
         f"{run.users:,} seeded users sharing one argon2id hash at the default "
         "m=19456,t=2,p=1; one fresh OTP seeded for each of "
@@ -191,6 +236,7 @@ def run_token(ctx: Context, command: str) -> Report:
     report.notes += [
         f"Answers other than 200: OTP grants {run.otp_grants.errors}, password grants "
         f"{run.password_grants.errors}; only 200s count as grants.",
+        CPU_PER_OPERATION_NOTE,
         f"One argon2id verification at the defaults costs {1000 * run.argon2_cpu_seconds:.0f} ms "
         "of CPU on this machine (measured alone, in CPU time, so the load does not inflate "
         f"it): even with a core to itself a password grant cannot exceed "
@@ -201,9 +247,9 @@ def run_token(ctx: Context, command: str) -> Report:
     if any(goal.met is False for goal in report.goals):
         otp_file = fresh_otps(ctx)
         with ctx.token() as (url, token):
-            ctx.warm_up(_grant_load(ctx, url, password_pairs(ctx)))
+            ctx.warm_up(grant_load(ctx, url, password_pairs(ctx)))
             missed = report.goals[0].met is False
-            load = _grant_load(ctx, url, otp_file if missed else password_pairs(ctx))
+            load = grant_load(ctx, url, otp_file if missed else password_pairs(ctx))
             report.profile = profile_under_load(
                 token, load, "otp token, OTP grants" if missed else "otp token, password grants"
             )

@@ -18,10 +18,23 @@ import httpx
 import pytest
 
 from bench.load import Load
-from bench.procstat import Sampler, tree
+from bench.procstat import GroupUsage, Sampler, tree
 from bench.profile import summarize
 from bench.report import Figure, Goal, Report, Usage
-from bench.stack import ROOT, free_port
+from bench.scenarios.common import (
+    POSTGRESQL,
+    RABBITMQ,
+    Work,
+    cpu_ms_per_operation,
+    cpu_per_operation_figures,
+)
+from bench.scenarios.scale import (
+    cost_goal_met,
+    median_or_none,
+    paired_ratios,
+    throughput_cost,
+)
+from bench.stack import ROOT, Stack, free_port
 from tests.processes import started
 
 
@@ -134,3 +147,61 @@ def test_profile_summary_leaves_out_threads_parked_waiting_for_work() -> None:
     assert "100.0%  hash (argon2/_password_hasher.py:5)" in summary
     assert "100.0%  run (core/otp.py:10)" in summary
     assert "100.0%  argon2" in summary  # the by-library breakdown
+
+
+def _usage(seconds: float, **cpu_percent: float) -> Usage:
+    groups = {name: GroupUsage(percent, 0.0, 0.0, 1) for name, percent in cpu_percent.items()}
+    return Usage("window", seconds, groups)
+
+
+def test_cpu_per_operation_is_the_groups_cpu_time_over_the_window_per_success() -> None:
+    # 150% of a core for 2 s is 3 CPU-seconds; over 600 operations, 5 ms each.
+    usage = _usage(2.0, api=150.0, postgres=50.0, rabbit=25.0)
+    assert cpu_ms_per_operation(Work(usage, 600), ["api"]) == pytest.approx(5.0)
+    # Groups add up: (50% + 25%) x 2 s = 1.5 CPU-seconds over 600 operations.
+    assert cpu_ms_per_operation(Work(usage, 600), ["postgres", "rabbit"]) == pytest.approx(2.5)
+    assert cpu_ms_per_operation(Work(usage, 0), ["api"]) is None
+
+
+def test_cpu_per_operation_figures_set_the_product_beside_its_no_op_run() -> None:
+    product = Work(_usage(4.0, token=100.0, **{POSTGRESQL: 40.0, RABBITMQ: 10.0}), 1000)
+    ceiling = Work(_usage(2.0, token=100.0, **{POSTGRESQL: 0.0, RABBITMQ: 5.0}), 2000)
+    own, services = cpu_per_operation_figures(
+        "OTP grant", "token", product, ceiling, "no-op form POST", suffix=" — 1M users"
+    )
+    assert own.name == "token CPU per OTP grant — 1M users"
+    assert (own.value, own.ceiling, own.ratio) == pytest.approx((4.0, 1.0, 4.0))
+    assert own.ceiling_name == "no-op form POST"
+    assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant — 1M users"
+    assert (services.value, services.ceiling) == pytest.approx((2.0, 0.05))
+
+
+def test_each_large_pass_is_paired_with_the_mean_of_the_small_passes_either_side() -> None:
+    # Passes ran 10k 100, 1M 90, 10k 200, 1M 150, 10k 100, 1M 60: the host sped up, then
+    # slowed down. The last 1M pass has only the 10k pass before it.
+    ratios = paired_ratios([100.0, 200.0, 100.0], [90.0, 150.0, 60.0])
+    assert ratios == pytest.approx([90 / 150, 150 / 150, 60 / 100])
+    # A pass without a figure drops out of its pairs, not the whole comparison.
+    assert paired_ratios([100.0, None, 100.0], [90.0, None, 80.0]) == pytest.approx([0.9, 0.8])
+    assert paired_ratios([0.0], [50.0]) == []
+
+
+def test_scale_goal_is_judged_on_the_median_paired_ratio() -> None:
+    # One odd pair (0.5) does not sink the verdict: the median is 0.9, a 10% cost.
+    cost = throughput_cost([0.5, 0.9, 0.95])
+    assert cost == pytest.approx(0.10)
+    assert cost_goal_met(cost) is True
+    assert throughput_cost([0.8, 0.84, 1.2]) == pytest.approx(0.16)
+    assert cost_goal_met(throughput_cost([0.8, 0.84, 1.2])) is False
+    assert cost_goal_met(0.15) is True  # "≤ 15%"
+    assert throughput_cost([]) is None
+    assert cost_goal_met(None) is None
+    assert median_or_none([3.0, None, 1.0, 2.0]) == 2.0
+    assert median_or_none([None]) is None
+
+
+def test_each_bench_run_names_its_own_database_and_vhost(tmp_path: Path) -> None:
+    this_run, other_run = Stack(workdir=tmp_path), Stack(workdir=tmp_path, run_id="4242")
+    assert this_run.database_name == f"otp_bench_{os.getpid()}"
+    assert this_run.vhost_name == f"otp-bench-{os.getpid()}"
+    assert (other_run.database_name, other_run.vhost_name) == ("otp_bench_4242", "otp-bench-4242")
