@@ -166,7 +166,8 @@ class Stack:
         self.vhost = ""
 
     def close(self) -> None:
-        """Stop every started process, then drop the run's databases and vhost."""
+        """Stop every started process, then drop the run's databases and vhost and remove
+        its working folder (process logs, key, load files)."""
         try:
             self.stop_all()
         finally:
@@ -174,6 +175,7 @@ class Stack:
                 self.drop_databases()
             finally:
                 self.drop_vhost()
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def purge(self, *queues: str) -> None:
         connection = pika.BlockingConnection(pika.URLParameters(self.broker_url))

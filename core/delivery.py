@@ -227,7 +227,7 @@ class _LockedRow:
             "delivered_at": now if status == DELIVERED else None,
             "updated_at": now,
         }
-        self.session.execute(_SAVE_OUTCOME, parameters)
+        self.session.connection().execute(_SAVE_OUTCOME, parameters)  # Core: no ORM layer
 
 
 def _prepare(

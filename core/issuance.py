@@ -18,7 +18,18 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, String, and_, bindparam, case, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -111,13 +122,16 @@ def issue_otps_for_request(
     if client is None or not client.active:
         result.unmatched = True
         return result
-    users = _lock_matching_users(session, client, event)
+    # Core statements run on the session's connection: the same transaction, without the
+    # ORM's execution layer (about a third of a statement's CPU here).
+    connection = session.connection()
+    users = _lock_matching_users(connection, client, event)
     if not users:
         result.unmatched = True
         return result
     now = clock.now()
     history = _otp_history(
-        session,
+        connection,
         users,
         client,
         event.request_id,
@@ -149,8 +163,8 @@ def issue_otps_for_request(
     if otps:
         # Core INSERTs of the tables: one statement each, however many rows, and none of
         # the ORM's unit of work or bulk machinery (it costs more CPU than the INSERT).
-        session.execute(_INSERT_OTPS, otps)
-        session.execute(_INSERT_DELIVERIES, deliveries)
+        connection.execute(_INSERT_OTPS, otps)
+        connection.execute(_INSERT_DELIVERIES, deliveries)
     return result
 
 
@@ -170,7 +184,7 @@ class _Recipient:
 
 
 def _lock_matching_users(
-    session: Session, client: ClientRules, event: OtpRequested
+    connection: Connection, client: ClientRules, event: OtpRequested
 ) -> list[_Recipient]:
     """Active users allowed on the client that the request names (API.md "Matching").
 
@@ -182,7 +196,7 @@ def _lock_matching_users(
     if username is None and email is None:
         return []
     query = _matching_query(client, username is not None, email is not None)
-    rows = session.execute(query, {"username": username, "email": email})
+    rows = connection.execute(query, {"username": username, "email": email})
     return [_Recipient(row.id, row.user_type, row.buyer_id) for row in rows]
 
 
@@ -232,7 +246,7 @@ _OTP_HISTORY = _otp_history_query()
 
 
 def _otp_history(
-    session: Session,
+    connection: Connection,
     users: Sequence[_Recipient],
     client: ClientRules,
     request_id: str,
@@ -246,7 +260,7 @@ def _otp_history(
         "request_id": request_id,
         "user_ids": [user.id for user in users],
     }
-    rows = session.execute(_OTP_HISTORY, parameters).all()
+    rows = connection.execute(_OTP_HISTORY, parameters).all()
     return _OtpHistory(
         recent={user_id: count for user_id, count, _ in rows},
         request_issued=any(issued for _, _, issued in rows),
