@@ -15,7 +15,7 @@ import httpx
 from bench import seed
 from bench.load import Load, LoadResult
 from bench.pipeline import PIPELINE_QUEUES
-from bench.procstat import Sampler, named, tree
+from bench.procstat import EXITED_CHILDREN, Sampler, named, tree
 from bench.report import Figure, Usage
 from bench.stack import Stack, Started, free_port, otp, python
 from core.broker import ALL_QUEUES
@@ -31,6 +31,10 @@ LARGE_POPULATION = 1_000_000
 # them on this machine counts too).
 POSTGRESQL = "postgresql (whole server)"
 RABBITMQ = "rabbitmq (beam.smp)"
+RECEIVER = "webhook receiver"
+HARNESS = "bench harness"
+# What a deployment would not run on its own box: the clients and the webhook endpoint.
+NOT_THE_SERVICE = frozenset({HARNESS, EXITED_CHILDREN, RECEIVER})
 
 
 def seconds(default: float) -> float:
@@ -201,11 +205,11 @@ class Context:
     def sampler(self, **servers: Started) -> Sampler:
         groups = {name: tree(started.pid) for name, started in servers.items()}
         if self.receiver is not None:
-            groups["webhook receiver"] = tree(self.receiver.started.pid)
+            groups[RECEIVER] = tree(self.receiver.started.pid)
         groups[POSTGRESQL] = named("postgres")
         groups[RABBITMQ] = named("beam.smp")
         own = os.getpid()
-        groups["bench harness"] = lambda _table: {own}
+        groups[HARNESS] = lambda _table: {own}
         return Sampler(groups)
 
     def warm_up(self, load: Load, seconds: float = 2.0) -> None:
@@ -256,7 +260,11 @@ CPU_PER_OPERATION_NOTE = (
     "operations that succeeded in it, beside the same figure of the no-op run. It moves far "
     "less than throughput when the host's CPU capacity drifts, and shows where a goal is "
     "lost (the product's own code, or the servers underneath). PostgreSQL and RabbitMQ are "
-    "counted as whole servers: anything else using them meanwhile counts too."
+    "counted as whole servers: anything else using them meanwhile counts too. The service's "
+    "CPU per operation adds up its processes, PostgreSQL and RabbitMQ (not the load "
+    "generator, the harness or the webhook receiver); the rate it allows is the machine's "
+    "cores x 1,000 ms divided by it: an upper bound with every core busy on this work, so a "
+    "goal above it needs less CPU per operation, not tuning."
 )
 
 
@@ -293,4 +301,50 @@ def cpu_per_operation_figures(
             ceiling_name,
         )
         for label, groups in ((group, (group,)), ("PostgreSQL + RabbitMQ", (POSTGRESQL, RABBITMQ)))
+    ]
+
+
+def service_cpu_ms_per_operation(work: Work) -> float | None:
+    """CPU milliseconds per operation of every process the service needs (its own,
+    PostgreSQL, RabbitMQ), without the load generator, the harness or the webhook receiver."""
+    return cpu_ms_per_operation(
+        work, [name for name in work.usage.groups if name not in NOT_THE_SERVICE]
+    )
+
+
+def cpu_bound_figures(
+    operation: str,
+    unit: str,
+    product: Work,
+    ceiling: Work,
+    ceiling_name: str,
+    *,
+    cores: int | None = None,
+    suffix: str = "",
+) -> list[Figure]:
+    """The service's CPU per operation, and the rate that CPU allows on this machine's
+    cores (cores x 1,000 ms ÷ CPU ms per operation), each beside the no-op run's.
+
+    The rate is an upper bound: what the machine would do if every core were busy with
+    this work and nothing waited. A goal above it cannot be met here by tuning; it needs
+    less CPU per operation.
+    """
+    cores = cores or os.cpu_count() or 1
+    product_ms = service_cpu_ms_per_operation(product)
+    ceiling_ms = service_cpu_ms_per_operation(ceiling)
+    return [
+        Figure(
+            f"service CPU per {operation} (its processes, PostgreSQL, RabbitMQ){suffix}",
+            product_ms,
+            "ms",
+            ceiling_ms,
+            ceiling_name,
+        ),
+        Figure(
+            f"{unit} the CPU allows on {cores} cores (at that CPU per {operation}){suffix}",
+            cores * 1000 / product_ms if product_ms else None,
+            unit,
+            cores * 1000 / ceiling_ms if ceiling_ms else None,
+            ceiling_name,
+        ),
     ]

@@ -26,6 +26,7 @@ from bench.scenarios.common import (
     CPU_PER_OPERATION_NOTE,
     Context,
     Work,
+    cpu_bound_figures,
     cpu_per_operation_figures,
     percentile,
     seconds,
@@ -300,6 +301,13 @@ def run_e2e(ctx: Context, command: str) -> Report:
         *cpu_per_operation_figures(
             "OTP delivered",
             "worker",
+            Work(product.usage, product.delivered),
+            Work(ceiling.usage, ceiling.delivered),
+            "pipeline message delivered",
+        ),
+        *cpu_bound_figures(
+            "OTP delivered",
+            "msg/s",
             Work(product.usage, product.delivered),
             Work(ceiling.usage, ceiling.delivered),
             "pipeline message delivered",

@@ -11,6 +11,7 @@ from bench.scenarios.common import (
     CPU_PER_OPERATION_NOTE,
     Context,
     Work,
+    cpu_bound_figures,
     cpu_per_operation_figures,
     latency_figures,
     seconds,
@@ -137,6 +138,14 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
         *cpu_per_operation_figures(
             "OTP request (204), flat out",
             "api",
+            Work(run.otp_max_usage, run.otp_max.successes),
+            Work(run.noop_max_usage, run.noop_max.successes),
+            "no-op JSON POST, flat out",
+            suffix=suffix,
+        ),
+        *cpu_bound_figures(
+            "OTP request",
+            "req/s",
             Work(run.otp_max_usage, run.otp_max.successes),
             Work(run.noop_max_usage, run.noop_max.successes),
             "no-op JSON POST, flat out",

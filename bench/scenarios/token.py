@@ -16,6 +16,7 @@ from bench.scenarios.common import (
     CPU_PER_OPERATION_NOTE,
     Context,
     Work,
+    cpu_bound_figures,
     cpu_per_operation_figures,
     latency_figures,
     seconds,
@@ -185,6 +186,14 @@ def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
         *cpu_per_operation_figures(
             "OTP grant",
             "token",
+            Work(run.otp_usage, run.otp_grants.successes),
+            Work(run.noop_usage, run.noop.successes),
+            "no-op form POST",
+            suffix=suffix,
+        ),
+        *cpu_bound_figures(
+            "OTP grant",
+            "grants/s",
             Work(run.otp_usage, run.otp_grants.successes),
             Work(run.noop_usage, run.noop.successes),
             "no-op form POST",

@@ -18,13 +18,16 @@ import httpx
 import pytest
 
 from bench.load import Load
-from bench.procstat import GroupUsage, Sampler, tree
+from bench.procstat import EXITED_CHILDREN, GroupUsage, Sampler, tree
 from bench.profile import summarize
 from bench.report import Figure, Goal, Report, Usage
 from bench.scenarios.common import (
+    HARNESS,
     POSTGRESQL,
     RABBITMQ,
+    RECEIVER,
     Work,
+    cpu_bound_figures,
     cpu_ms_per_operation,
     cpu_per_operation_figures,
 )
@@ -174,6 +177,27 @@ def test_cpu_per_operation_figures_set_the_product_beside_its_no_op_run() -> Non
     assert own.ceiling_name == "no-op form POST"
     assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant — 1M users"
     assert (services.value, services.ceiling) == pytest.approx((2.0, 0.05))
+
+
+def test_cpu_bound_figures_count_the_service_and_give_the_rate_its_cpu_allows() -> None:
+    # The service is api + PostgreSQL + RabbitMQ: (100% + 40% + 10%) x 4 s over 1,000
+    # requests = 6 ms each; the load generator, harness and receiver are not the service.
+    product = Work(
+        _usage(
+            4.0,
+            api=100.0,
+            **{POSTGRESQL: 40.0, RABBITMQ: 10.0, HARNESS: 30.0, RECEIVER: 20.0},
+            **{EXITED_CHILDREN: 50.0},
+        ),
+        1000,
+    )
+    ceiling = Work(_usage(2.0, api=100.0, **{POSTGRESQL: 0.0, RABBITMQ: 0.0}), 4000)
+    service, allowed = cpu_bound_figures("OTP request", "req/s", product, ceiling, "no-op", cores=2)
+    assert (service.value, service.ceiling) == pytest.approx((6.0, 0.5))
+    # 2 cores x 1,000 ms ÷ 6 ms; the no-op's 0.5 ms allows 4,000/s.
+    assert (allowed.value, allowed.ceiling) == pytest.approx((2000 / 6, 4000.0))
+    assert allowed.unit == "req/s"
+    assert "2 cores" in allowed.name
 
 
 def test_each_large_pass_is_paired_with_the_mean_of_the_small_passes_either_side() -> None:
