@@ -92,10 +92,13 @@ class Figure:
     unit: str
     ceiling: float | None = None
     ceiling_name: str = ""
+    # False where the ceiling is shown for reference but a ratio would mean nothing (the
+    # no-op run uses next to no PostgreSQL or RabbitMQ).
+    compared: bool = True
 
     @property
     def ratio(self) -> float | None:
-        if self.value is None or not self.ceiling:
+        if self.value is None or not self.ceiling or not self.compared:
             return None
         return self.value / self.ceiling
 

@@ -177,6 +177,7 @@ def test_cpu_per_operation_figures_set_the_product_beside_its_no_op_run() -> Non
     assert own.ceiling_name == "no-op form POST"
     assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant — 1M users"
     assert (services.value, services.ceiling) == pytest.approx((2.0, 0.05))
+    assert services.ratio is None  # the no-op barely uses them: a ratio would mean nothing
 
 
 def test_cpu_bound_figures_count_the_service_and_give_the_rate_its_cpu_allows() -> None:
