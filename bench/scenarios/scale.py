@@ -145,7 +145,11 @@ class Comparison:
         )
 
     def in_order(self) -> list[Pass]:
-        return [p for pair in zip(self.small, self.large, strict=True) for p in pair]
+        """The passes as they ran: small, large, small, ..., large, small."""
+        ordered = list(self.small[:1])
+        for large, small in zip(self.large, self.small[1:], strict=True):
+            ordered += [large, small]
+        return ordered
 
 
 def _group(role: str, population: Population) -> str:

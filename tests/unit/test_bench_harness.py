@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +33,7 @@ from bench.scenarios.common import (
     cpu_per_operation_figures,
 )
 from bench.scenarios.scale import (
+    Comparison,
     cost_goal_met,
     median_or_none,
     paired_ratios,
@@ -199,6 +201,15 @@ def test_cpu_bound_figures_count_the_service_and_give_the_rate_its_cpu_allows() 
     assert (allowed.value, allowed.ceiling) == pytest.approx((2000 / 6, 4000.0))
     assert allowed.unit == "req/s"
     assert "2 cores" in allowed.name
+
+
+def test_passes_are_listed_in_the_order_they_ran_small_first_and_last() -> None:
+    small: list[Any] = ["10k-1", "10k-2", "10k-3", "10k-4"]
+    large: list[Any] = ["1M-1", "1M-2", "1M-3"]
+    comparison = Comparison("x/s", "x/s", "x", "api", small, large)
+    assert comparison.in_order() == [
+        "10k-1", "1M-1", "10k-2", "1M-2", "10k-3", "1M-3", "10k-4"
+    ]  # fmt: skip
 
 
 def test_each_large_pass_is_paired_with_the_mean_of_the_small_passes_either_side() -> None:
