@@ -116,6 +116,11 @@ def measure_intake(ctx: Context) -> IntakeRun:
 
 
 def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
+    flat_out = (
+        Work(run.otp_max_usage, run.otp_max.successes),
+        Work(run.noop_max_usage, run.noop_max.successes),
+        "no-op JSON POST, flat out",
+    )
     return [
         Figure(
             f"OTP requests/s, flat out{suffix}",
@@ -135,22 +140,8 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
         *latency_figures(
             "OTP {percentile} latency at 1,000/s", run.otp_paced, run.noop_paced, suffix
         ),
-        *cpu_per_operation_figures(
-            "OTP request (204), flat out",
-            "api",
-            Work(run.otp_max_usage, run.otp_max.successes),
-            Work(run.noop_max_usage, run.noop_max.successes),
-            "no-op JSON POST, flat out",
-            suffix=suffix,
-        ),
-        *cpu_bound_figures(
-            "OTP request",
-            "req/s",
-            Work(run.otp_max_usage, run.otp_max.successes),
-            Work(run.noop_max_usage, run.noop_max.successes),
-            "no-op JSON POST, flat out",
-            suffix=suffix,
-        ),
+        *cpu_per_operation_figures("OTP request (204), flat out", "api", *flat_out, suffix=suffix),
+        *cpu_bound_figures("OTP request", "req/s", *flat_out, suffix=suffix),
         *cpu_per_operation_figures(
             "OTP request (204) at 1,000/s",
             "api",

@@ -165,6 +165,11 @@ def measure_token(ctx: Context) -> TokenRun:
 
 def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
     cores = os.cpu_count() or 1
+    otp_grants = (
+        Work(run.otp_usage, run.otp_grants.successes),
+        Work(run.noop_usage, run.noop.successes),
+        "no-op form POST",
+    )
     return [
         Figure(f"OTP grants/s{suffix}", run.otp_rate, "grants/s", run.noop.rate, "no-op form POST"),
         *latency_figures("OTP grant {percentile}", run.otp_grants, run.noop, suffix),
@@ -183,22 +188,8 @@ def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
             "argon2id verifications per CPU-second, alone",
         ),
         *latency_figures("password grant {percentile}", run.password_grants, suffix=suffix),
-        *cpu_per_operation_figures(
-            "OTP grant",
-            "token",
-            Work(run.otp_usage, run.otp_grants.successes),
-            Work(run.noop_usage, run.noop.successes),
-            "no-op form POST",
-            suffix=suffix,
-        ),
-        *cpu_bound_figures(
-            "OTP grant",
-            "grants/s",
-            Work(run.otp_usage, run.otp_grants.successes),
-            Work(run.noop_usage, run.noop.successes),
-            "no-op form POST",
-            suffix=suffix,
-        ),
+        *cpu_per_operation_figures("OTP grant", "token", *otp_grants, suffix=suffix),
+        *cpu_bound_figures("OTP grant", "grants/s", *otp_grants, suffix=suffix),
         *cpu_per_operation_figures(
             "password grant",
             "token",
