@@ -6,7 +6,8 @@ app factory, with one extra route that does as little as an endpoint can:
 
 - ``POST /bench/noop`` on the api: parse the JSON body, answer ``204``.
 - ``POST /bench/pipeline`` on the api: parse the JSON body, publish one persistent,
-  confirmed message to the two-hop no-op pipeline (:mod:`bench.pipeline`), answer ``204``.
+  confirmed message to the two-hop no-op pipeline (:mod:`bench.pipeline`) the way the
+  product publishes (one pipelined confirmed connection per process), answer ``204``.
 - ``POST /bench/noop-form`` on the token server: parse the form, answer a small JSON.
 
 Run as ``python -m bench.apps api|token --bind H:P --workers N --threads T``.
@@ -26,7 +27,7 @@ from core.settings import Settings, load_settings
 def api_with_noop(settings: Settings) -> Flask:
     from api import create_app
     from api.runtime import current_runtime
-    from bench.pipeline import pipeline_message
+    from bench.pipeline import pipeline_message, publish_confirmed
 
     app = create_app(settings)
 
@@ -38,7 +39,7 @@ def api_with_noop(settings: Settings) -> Flask:
     @app.post("/bench/pipeline")
     def bench_pipeline() -> tuple[str, int]:
         body = request.get_json(force=True)
-        current_runtime().broker.enqueue(pipeline_message(str(body.get("Username", ""))))
+        publish_confirmed(current_runtime().broker, pipeline_message(str(body.get("Username", ""))))
         return "", 204
 
     return app

@@ -22,6 +22,8 @@ from typing import Any
 import dramatiq
 import httpx
 
+from core.broker import ConfirmingRabbitmqBroker
+
 HOP1_QUEUE = "bench.hop1"
 HOP2_QUEUE = "bench.hop2"
 HOP1_ACTOR = "bench_hop1"
@@ -40,6 +42,15 @@ def pipeline_message(username: str) -> dramatiq.Message[Any]:
         kwargs={},
         options={},
     )
+
+
+def publish_confirmed(broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+    """Publish as the product does (the api's ``OtpRequested``, the fan-out's deliveries):
+    over the process's pipelined confirmed connection when the broker has one."""
+    if isinstance(broker, ConfirmingRabbitmqBroker):
+        broker.enqueue_confirmed(message)
+    else:
+        broker.enqueue(message)
 
 
 def webhook_sized_body(username: str) -> bytes:
@@ -67,14 +78,15 @@ def declare(broker: dramatiq.Broker) -> None:
 
     @dramatiq.actor(actor_name=HOP1_ACTOR, queue_name=HOP1_QUEUE, broker=broker, max_retries=3)
     def bench_hop1(payload: dict[str, str]) -> None:
-        broker.enqueue(
+        publish_confirmed(
+            broker,
             dramatiq.Message(
                 queue_name=HOP2_QUEUE,
                 actor_name=HOP2_ACTOR,
                 args=(payload,),
                 kwargs={},
                 options={},
-            )
+            ),
         )
 
     @dramatiq.actor(actor_name=HOP2_ACTOR, queue_name=HOP2_QUEUE, broker=broker, max_retries=3)

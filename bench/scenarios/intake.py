@@ -20,6 +20,10 @@ from core.broker import REQUESTS_QUEUE
 
 OTP_PATH = "/v1/password/onetimepassword"
 NOOP_PATH = "/bench/noop"
+# The bench app's route that parses the body and makes the same confirmed, persistent
+# publish the OTP route makes, with nothing else: how much of the gap to the no-op is the
+# publish itself.
+PUBLISH_PATH = "/bench/pipeline"
 PACED_RATE = 1000.0
 MAX_CONNECTIONS = 32
 PACED_CONNECTIONS = 64
@@ -38,6 +42,8 @@ class IntakeRun:
     otp_paced_usage: Usage
     noop_max_usage: Usage
     noop_paced_usage: Usage
+    publish_max: LoadResult
+    publish_max_usage: Usage
     queued: int
     loads: list[str]
 
@@ -52,6 +58,7 @@ class IntakeRun:
             self.otp_paced_usage,
             self.noop_max_usage,
             self.noop_paced_usage,
+            self.publish_max_usage,
         ]
 
 
@@ -67,14 +74,15 @@ def _otp_load(ctx: Context, url: str, *, rate: float = 0.0) -> Load:
     )
 
 
-def _noop_load(ctx: Context, url: str, *, rate: float = 0.0) -> Load:
+def _noop_load(ctx: Context, url: str, *, rate: float = 0.0, path: str = NOOP_PATH) -> Load:
     load = _otp_load(ctx, url, rate=rate)
-    load.url = url + NOOP_PATH
+    load.url = url + path
     return load
 
 
 def measure_intake(ctx: Context) -> IntakeRun:
-    """The OTP route and the no-op route, each flat out and paced at 1,000 requests/s."""
+    """The OTP route and the no-op route, each flat out and paced at 1,000 requests/s; the
+    publish-only route flat out."""
     loads: list[str] = []
     ctx.purge()
     with ctx.api() as (url, api), ctx.sampler(api=api) as sampler:
@@ -100,6 +108,14 @@ def measure_intake(ctx: Context) -> IntakeRun:
             load, sampler, "no-op JSON POST paced at 1,000/s"
         )
         loads.append(load.describe())
+        load = _noop_load(ctx, url, path=PUBLISH_PATH)
+        ctx.warm_up(load)
+        ctx.purge()
+        publish_max, publish_max_usage = ctx.measure(
+            load, sampler, "confirmed-publish JSON POST flat out"
+        )
+        loads.append(load.describe())
+    ctx.purge()
     return IntakeRun(
         ctx.users,
         otp_max,
@@ -110,6 +126,8 @@ def measure_intake(ctx: Context) -> IntakeRun:
         otp_paced_usage,
         noop_max_usage,
         noop_paced_usage,
+        publish_max,
+        publish_max_usage,
         queued,
         loads,
     )
@@ -142,6 +160,21 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
         ),
         *cpu_per_operation_figures("OTP request (204), flat out", "api", *flat_out, suffix=suffix),
         *cpu_bound_figures("OTP request", "req/s", *flat_out, suffix=suffix),
+        Figure(
+            f"OTP requests/s, flat out, beside a route that only publishes{suffix}",
+            run.otp_max.rate,
+            "req/s",
+            run.publish_max.rate,
+            "confirmed-publish JSON POST, flat out",
+        ),
+        *cpu_bound_figures(
+            "OTP request",
+            "req/s",
+            flat_out[0],
+            Work(run.publish_max_usage, run.publish_max.successes),
+            "confirmed-publish JSON POST, flat out",
+            suffix=f", beside a route that only publishes{suffix}",
+        ),
         *cpu_per_operation_figures(
             "OTP request (204) at 1,000/s",
             "api",
@@ -177,6 +210,10 @@ def run_intake(ctx: Context, command: str) -> Report:
         f"{run.users:,} seeded users; one API client, one webhook sender (cached by the api).",
         "`otp api` (gunicorn gthread, 2 workers x 8 threads) for the product; the no-op "
         "route is served by `python -m bench.apps api`, the same factory and gunicorn options.",
+        f"A second ceiling, `POST {PUBLISH_PATH}` on the same bench app: it parses the JSON "
+        "body and makes the confirmed, persistent publish the OTP route makes (same broker, "
+        "one pipelined confirmed connection per process) and nothing else, so the OTP "
+        "route's distance from it is the cost of its own validation, event and logging.",
         "No worker runs: requests are only queued; queues are purged between runs.",
         *(f"load: {line}" for line in run.loads),
     ]
