@@ -22,7 +22,7 @@ from typing import Any
 import dramatiq
 import httpx
 
-from core.broker import ConfirmingRabbitmqBroker
+from core.broker import confirmed_enqueue
 
 HOP1_QUEUE = "bench.hop1"
 HOP2_QUEUE = "bench.hop2"
@@ -47,10 +47,7 @@ def pipeline_message(username: str) -> dramatiq.Message[Any]:
 def publish_confirmed(broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
     """Publish as the product does (the api's ``OtpRequested``, the fan-out's deliveries):
     over the process's pipelined confirmed connection when the broker has one."""
-    if isinstance(broker, ConfirmingRabbitmqBroker):
-        broker.enqueue_confirmed(message)
-    else:
-        broker.enqueue(message)
+    confirmed_enqueue(broker)(message)
 
 
 def webhook_sized_body(username: str) -> bytes:

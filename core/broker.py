@@ -11,6 +11,7 @@ same message and the same guarantee, pipelined over one connection per process
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -90,6 +91,15 @@ class ConfirmingRabbitmqBroker(RabbitmqBroker):
     def close(self) -> None:
         self.pipeline.close()
         super().close()
+
+
+def confirmed_enqueue(broker: dramatiq.Broker) -> Callable[[dramatiq.Message[Any]], object]:
+    """How to publish on ``broker``: over the process's pipelined confirmed connection on
+    RabbitMQ (:meth:`ConfirmingRabbitmqBroker.enqueue_confirmed`), else dramatiq's
+    ``enqueue`` (the in-process broker of ``otp dev`` and tests)."""
+    if isinstance(broker, ConfirmingRabbitmqBroker):
+        return broker.enqueue_confirmed
+    return broker.enqueue
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import dramatiq
 import dramatiq.errors
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-from core.broker import REQUESTS_QUEUE, ConfirmingRabbitmqBroker
+from core.broker import REQUESTS_QUEUE, confirmed_enqueue
 from core.clock import Clock, SystemClock
 from core.confirms import PublishFailed
 from core.errors import ServiceUnavailable
@@ -80,11 +79,7 @@ class DramatiqEventPublisher:
         self.failure_cooldown = failure_cooldown
         self._lock = threading.Lock()
         self._unavailable_until: datetime | None = None
-        self._enqueue: Callable[[dramatiq.Message[Any]], object] = (
-            broker.enqueue_confirmed
-            if isinstance(broker, ConfirmingRabbitmqBroker)
-            else broker.enqueue
-        )
+        self._enqueue = confirmed_enqueue(broker)
         # Registers the queue name only (the StubBroker of dev mode needs it); no I/O.
         broker.declare_queue(REQUESTS_QUEUE)
 

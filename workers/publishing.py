@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import dramatiq
 
-from core.broker import ConfirmingRabbitmqBroker
+from core.broker import confirmed_enqueue
 from core.issuance import PendingDelivery
 from core.targets import ROUTES
 
@@ -22,11 +21,7 @@ class BrokerDeliveryPublisher:
     """
 
     def __init__(self, broker: dramatiq.Broker) -> None:
-        self._enqueue: Callable[[dramatiq.Message[Any]], object] = (
-            broker.enqueue_confirmed
-            if isinstance(broker, ConfirmingRabbitmqBroker)
-            else broker.enqueue
-        )
+        self._enqueue = confirmed_enqueue(broker)
 
     def publish(self, deliveries: Sequence[PendingDelivery]) -> None:
         for delivery in deliveries:

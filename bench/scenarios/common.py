@@ -240,12 +240,12 @@ def describe_latency(result: LoadResult) -> str:
 
 
 def latency_figures(
-    label: str, result: LoadResult, ceiling: LoadResult | None = None, suffix: str = ""
+    label: str, result: LoadResult, ceiling: LoadResult | None = None
 ) -> list[Figure]:
     """``<label> p50`` and ``p99`` in ms, each beside the no-op run's when one is given."""
     return [
         Figure(
-            label.format(percentile=percentile) + suffix,
+            label.format(percentile=percentile),
             result.latency_ms[percentile],
             "ms",
             ceiling.latency_ms[percentile] if ceiling is not None else None,
@@ -288,21 +288,21 @@ def cpu_ms_per_operation(work: Work, groups: Iterable[str]) -> float | None:
 
 
 def cpu_per_operation_figures(
-    operation: str, group: str, product: Work, ceiling: Work, ceiling_name: str, *, suffix: str = ""
+    operation: str, group: str, product: Work, ceiling: Work, ceiling_name: str
 ) -> list[Figure]:
     """CPU ms per successful ``operation``: ``group``'s, then PostgreSQL's + RabbitMQ's,
     each beside the same figure of the no-op ceiling's run (same group names)."""
     servers = (POSTGRESQL, RABBITMQ)
     return [
         Figure(
-            f"{group} CPU per {operation}{suffix}",
+            f"{group} CPU per {operation}",
             cpu_ms_per_operation(product, (group,)),
             "ms",
             cpu_ms_per_operation(ceiling, (group,)),
             ceiling_name,
         ),
         Figure(
-            f"PostgreSQL + RabbitMQ CPU per {operation}{suffix}",
+            f"PostgreSQL + RabbitMQ CPU per {operation}",
             cpu_ms_per_operation(product, servers),
             "ms",
             cpu_ms_per_operation(ceiling, servers),

@@ -261,6 +261,11 @@ def run_e2e(ctx: Context, command: str) -> Report:
     ctx.results["e2e"] = run
     product, ceiling = run.product, run.ceiling
     lat, clat = run.product_latency, run.ceiling_latency
+    delivered = (
+        Work(product.usage, product.delivered),
+        Work(ceiling.usage, ceiling.delivered),
+        "pipeline message delivered",
+    )
     receiver_ceiling = ctx.results.get("receiver")
     report.setup += [
         f"{ctx.users:,} seeded users; one legacy webhook sender (URL + SharedKey) pointing "
@@ -298,20 +303,8 @@ def run_e2e(ctx: Context, command: str) -> Report:
         Figure("request → webhook p50 at 100/s", lat.p(0.5), "ms", clat.p(0.5), "pipeline"),
         Figure("request → webhook p99 at 100/s", lat.p(0.99), "ms", clat.p(0.99), "pipeline"),
         Figure("request → webhook max at 100/s", lat.p(1.0), "ms", clat.p(1.0), "pipeline"),
-        *cpu_per_operation_figures(
-            "OTP delivered",
-            "worker",
-            Work(product.usage, product.delivered),
-            Work(ceiling.usage, ceiling.delivered),
-            "pipeline message delivered",
-        ),
-        *cpu_bound_figures(
-            "OTP delivered",
-            "msg/s",
-            Work(product.usage, product.delivered),
-            Work(ceiling.usage, ceiling.delivered),
-            "pipeline message delivered",
-        ),
+        *cpu_per_operation_figures("OTP delivered", "worker", *delivered),
+        *cpu_bound_figures("OTP delivered", "msg/s", *delivered),
     ]
     p99 = lat.p(0.99)
     complete = lat.delivered == lat.sent

@@ -133,7 +133,7 @@ def measure_intake(ctx: Context) -> IntakeRun:
     )
 
 
-def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
+def intake_figures(run: IntakeRun) -> list[Figure]:
     flat_out = (
         Work(run.otp_max_usage, run.otp_max.successes),
         Work(run.noop_max_usage, run.noop_max.successes),
@@ -141,27 +141,25 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
     )
     return [
         Figure(
-            f"OTP requests/s, flat out{suffix}",
+            "OTP requests/s, flat out",
             run.otp_max.rate,
             "req/s",
             run.noop_max.rate,
             "no-op JSON POST, flat out",
         ),
-        *latency_figures("OTP {percentile} latency, flat out", run.otp_max, run.noop_max, suffix),
+        *latency_figures("OTP {percentile} latency, flat out", run.otp_max, run.noop_max),
         Figure(
-            f"OTP requests/s achieved when paced at 1,000/s{suffix}",
+            "OTP requests/s achieved when paced at 1,000/s",
             run.otp_paced.rate,
             "req/s",
             run.noop_paced.rate,
             "no-op paced",
         ),
-        *latency_figures(
-            "OTP {percentile} latency at 1,000/s", run.otp_paced, run.noop_paced, suffix
-        ),
-        *cpu_per_operation_figures("OTP request (204), flat out", "api", *flat_out, suffix=suffix),
-        *cpu_bound_figures("OTP request", "req/s", *flat_out, suffix=suffix),
+        *latency_figures("OTP {percentile} latency at 1,000/s", run.otp_paced, run.noop_paced),
+        *cpu_per_operation_figures("OTP request (204), flat out", "api", *flat_out),
+        *cpu_bound_figures("OTP request", "req/s", *flat_out),
         Figure(
-            f"OTP requests/s, flat out, beside a route that only publishes{suffix}",
+            "OTP requests/s, flat out, beside a route that only publishes",
             run.otp_max.rate,
             "req/s",
             run.publish_max.rate,
@@ -173,7 +171,7 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
             flat_out[0],
             Work(run.publish_max_usage, run.publish_max.successes),
             "confirmed-publish JSON POST, flat out",
-            suffix=f", beside a route that only publishes{suffix}",
+            suffix=", beside a route that only publishes",
         ),
         *cpu_per_operation_figures(
             "OTP request (204) at 1,000/s",
@@ -181,7 +179,6 @@ def intake_figures(run: IntakeRun, suffix: str = "") -> list[Figure]:
             Work(run.otp_paced_usage, run.otp_paced.successes),
             Work(run.noop_paced_usage, run.noop_paced.successes),
             "no-op paced",
-            suffix=suffix,
         ),
     ]
 

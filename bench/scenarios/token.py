@@ -163,41 +163,36 @@ def measure_token(ctx: Context) -> TokenRun:
     )
 
 
-def token_figures(run: TokenRun, suffix: str = "") -> list[Figure]:
+def token_figures(run: TokenRun) -> list[Figure]:
     cores = os.cpu_count() or 1
-    otp_grants = (
-        Work(run.otp_usage, run.otp_grants.successes),
-        Work(run.noop_usage, run.noop.successes),
+    noop = Work(run.noop_usage, run.noop.successes)
+    otp_grants = (Work(run.otp_usage, run.otp_grants.successes), noop, "no-op form POST")
+    password_grants = (
+        Work(run.password_usage, run.password_grants.successes),
+        noop,
         "no-op form POST",
     )
     return [
-        Figure(f"OTP grants/s{suffix}", run.otp_rate, "grants/s", run.noop.rate, "no-op form POST"),
-        *latency_figures("OTP grant {percentile}", run.otp_grants, run.noop, suffix),
+        Figure("OTP grants/s", run.otp_rate, "grants/s", run.noop.rate, "no-op form POST"),
+        *latency_figures("OTP grant {percentile}", run.otp_grants, run.noop),
         Figure(
-            f"password grants/s{suffix}",
+            "password grants/s",
             run.password_rate,
             "grants/s",
             run.noop.rate,
             "no-op form POST",
         ),
         Figure(
-            f"password grants/s per core{suffix}",
+            "password grants/s per core",
             run.password_rate / cores,
             "grants/s/core",
             1 / run.argon2_cpu_seconds if run.argon2_cpu_seconds else None,
             "argon2id verifications per CPU-second, alone",
         ),
-        *latency_figures("password grant {percentile}", run.password_grants, suffix=suffix),
-        *cpu_per_operation_figures("OTP grant", "token", *otp_grants, suffix=suffix),
-        *cpu_bound_figures("OTP grant", "grants/s", *otp_grants, suffix=suffix),
-        *cpu_per_operation_figures(
-            "password grant",
-            "token",
-            Work(run.password_usage, run.password_grants.successes),
-            Work(run.noop_usage, run.noop.successes),
-            "no-op form POST",
-            suffix=suffix,
-        ),
+        *latency_figures("password grant {percentile}", run.password_grants),
+        *cpu_per_operation_figures("OTP grant", "token", *otp_grants),
+        *cpu_bound_figures("OTP grant", "grants/s", *otp_grants),
+        *cpu_per_operation_figures("password grant", "token", *password_grants),
     ]
 
 

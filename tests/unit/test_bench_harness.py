@@ -172,12 +172,12 @@ def test_cpu_per_operation_figures_set_the_product_beside_its_no_op_run() -> Non
     product = Work(_usage(4.0, token=100.0, **{POSTGRESQL: 40.0, RABBITMQ: 10.0}), 1000)
     ceiling = Work(_usage(2.0, token=100.0, **{POSTGRESQL: 0.0, RABBITMQ: 5.0}), 2000)
     own, services = cpu_per_operation_figures(
-        "OTP grant", "token", product, ceiling, "no-op form POST", suffix=" — 1M users"
+        "OTP grant", "token", product, ceiling, "no-op form POST"
     )
-    assert own.name == "token CPU per OTP grant — 1M users"
+    assert own.name == "token CPU per OTP grant"
     assert (own.value, own.ceiling, own.ratio) == pytest.approx((4.0, 1.0, 4.0))
     assert own.ceiling_name == "no-op form POST"
-    assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant — 1M users"
+    assert services.name == "PostgreSQL + RabbitMQ CPU per OTP grant"
     assert (services.value, services.ceiling) == pytest.approx((2.0, 0.05))
     assert services.ratio is None  # the no-op barely uses them: a ratio would mean nothing
 
