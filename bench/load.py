@@ -49,6 +49,10 @@ class LoadResult:
     errors: dict[str, int]
     latency_ms: dict[str, float]
     statuses: dict[str, int] = field(default_factory=dict)
+    # Requests wrk built: past a limit, the other connections' requests in flight reach
+    # the server too, and some of their answers still count in ``requests``. An upper
+    # bound: the last one built may never be written.
+    sent: int = 0
 
     @property
     def rate(self) -> float:
@@ -78,6 +82,7 @@ class LoadResult:
             errors={k: int(v) for k, v in payload["errors"].items()},
             latency_ms={k: v / 1000 for k, v in payload["latency_us"].items()},
             statuses={k: int(v) for k, v in payload.get("statuses_sampled", {}).items()},
+            sent=max(int(payload.get("sent", 0)), int(payload["requests"])),
         )
 
 

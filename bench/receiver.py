@@ -52,6 +52,7 @@ class Arrivals:
         return json.dumps(
             {
                 "count": self.count,
+                "distinct": len(self.by_key),
                 "first": self.first,
                 "last": self.last,
                 "duplicates": self.duplicates,

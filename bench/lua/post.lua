@@ -9,6 +9,9 @@
 --   BENCH_PAIRS_FILE  "username secret" lines (grant-pairs), one request per line
 --   BENCH_BODY        the body (static), BENCH_CONTENT_TYPE its type
 -- done() prints one JSON line: counts, duration, statuses and latency percentiles (us).
+-- "sent" counts requests built: past a limit, the other connections' requests already in
+-- flight reach the server, though wrk reads no answer for them (the last one built may
+-- never be written, so it is an upper bound).
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -128,18 +131,23 @@ function response(status, headers, body)
     -- This thread is done: wrk's main thread still sleeps out -d, so tell the harness
     -- (which interrupts wrk once every thread said so) and keep the real span.
     wrk.thread:set("statuses", statuses)
+    wrk.thread:set("sent", sent)
     wrk.thread:set("last_answer", now())
     io.write("BENCH_THREAD_DONE\n")
     io.flush()
     wrk.thread:stop()
   end
-  if answered % 64 == 0 then wrk.thread:set("statuses", statuses) end
+  if answered % 64 == 0 then
+    wrk.thread:set("statuses", statuses)
+    wrk.thread:set("sent", sent)
+  end
 end
 
 function done(summary, latency, requests)
   local merged = {}
-  local span_from, span_to = nil, nil
+  local span_from, span_to, sent_total = nil, nil, 0
   for _, thread in ipairs(threads) do
+    sent_total = sent_total + (thread:get("sent") or 0)
     local from, to = thread:get("first_sent"), thread:get("last_answer")
     if from ~= nil and (span_from == nil or from < span_from) then span_from = from end
     if to ~= nil and (span_to == nil or to > span_to) then span_to = to end
@@ -155,11 +163,11 @@ function done(summary, latency, requests)
   local span_us = 0
   if span_from ~= nil and span_to ~= nil then span_us = (span_to - span_from) * 1e6 end
   io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"duration_us":%d,"span_us":%d,"bytes":%d,' ..
+    'BENCH_RESULT {"requests":%d,"sent":%d,"duration_us":%d,"span_us":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"latency_us":{"mean":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d},' ..
     '"statuses_sampled":{%s}}\n',
-    summary.requests, summary.duration, span_us, summary.bytes,
+    summary.requests, sent_total, summary.duration, span_us, summary.bytes,
     summary.errors.connect, summary.errors.read, summary.errors.write,
     summary.errors.status, summary.errors.timeout,
     latency.mean, latency.max, latency:percentile(50), latency:percentile(90),

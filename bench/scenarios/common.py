@@ -55,13 +55,25 @@ class Receiver:
         return answer
 
     def wait_for(self, count: int, timeout: float) -> dict[str, Any]:
-        """Poll until ``count`` messages arrived (or the time is up); the last stats."""
+        """Poll until messages for ``count`` distinct usernames arrived (or the time is
+        up); the last stats."""
         deadline = time.monotonic() + timeout
         stats = self.stats()
-        while stats["count"] < count and time.monotonic() < deadline:
+        while stats["distinct"] < count and time.monotonic() < deadline:
             time.sleep(0.5)
             stats = self.stats()
         return stats
+
+    def settle(self, quiet: float = 1.0, timeout: float = 15.0) -> None:
+        """Wait until no message has arrived for ``quiet`` seconds (or the time is up)."""
+        deadline = time.monotonic() + timeout
+        count = self.stats()["count"]
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            latest = self.stats()["count"]
+            if latest == count:
+                return
+            count = latest
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def test_receiver_records_each_webhook_by_username_and_counts_repeats(receiver_u
             assert client.post(f"{receiver_url}/hook", json=body).status_code == 204
         stats = client.get(f"{receiver_url}/_stats").json()
         assert stats["count"] == 3
+        assert stats["distinct"] == 2
         assert stats["duplicates"] == 1
         assert set(stats["arrivals"]) == {"alice", "bob"}
         client.post(f"{receiver_url}/_reset")
@@ -87,9 +88,13 @@ def test_wrk_script_sends_otp_requests_for_successive_users_and_stops_at_the_lim
         user_start=1,
         user_count=40,
     ).run()
-    stats = httpx.get(f"{receiver_url}/_stats").json()
     assert result.requests >= 40
     assert result.failed == 0
+    # What reached the receiver lies between the answers wrk counted and the requests it
+    # built (those in flight past the limit arrive too; the last one built may not).
+    time.sleep(0.2)
+    stats = httpx.get(f"{receiver_url}/_stats").json()
+    assert result.requests <= stats["count"] <= result.sent
     assert {f"user{n:07d}" for n in range(1, 41)} <= set(stats["arrivals"])
 
 
@@ -108,6 +113,7 @@ def test_wrk_script_sends_one_form_post_per_credential_line(
         pairs_file=str(pairs),
     ).run()
     assert result.requests == 5
+    assert result.sent >= 5
     assert httpx.get(f"{receiver_url}/_stats").json()["count"] == 5
 
 
