@@ -52,7 +52,6 @@ class Arrivals:
         return json.dumps(
             {
                 "count": self.count,
-                "distinct": len(self.by_key),
                 "first": self.first,
                 "last": self.last,
                 "duplicates": self.duplicates,

@@ -59,7 +59,7 @@ class Receiver:
         up); the last stats."""
         deadline = time.monotonic() + timeout
         stats = self.stats()
-        while stats["distinct"] < count and time.monotonic() < deadline:
+        while len(stats["arrivals"]) < count and time.monotonic() < deadline:
             time.sleep(0.5)
             stats = self.stats()
         return stats

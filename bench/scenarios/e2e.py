@@ -126,7 +126,7 @@ def _throughput(ctx: Context, url: str, path: str, sampler: Sampler, label: str)
     return Throughput(
         requests=intake.requests,
         usernames=count,
-        delivered=stats["distinct"],
+        delivered=len(stats["arrivals"]),
         seconds=last - started_at,
         intake=intake,
         usage=Usage(label, window.seconds, sampler.usage(window.cpu)),
