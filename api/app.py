@@ -15,8 +15,8 @@ from api.otp_requests import otp_requests
 from api.runtime import attach_runtime
 from api.token.schemas import token_operations
 from api.wire import refuse_nul_characters
-from core.runtime import Runtime
-from core.settings import Settings, load_settings
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
 

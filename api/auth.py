@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from flask import Flask, current_app, request
 
 from api.runtime import current_runtime
-from core.errors import InsufficientRoles, Unauthorized
-from core.roles import FULL_ACCESS
-from core.tokens import AccessClaims, TokenKeys
+from core.auth.tokens import AccessClaims, TokenKeys
+from core.identity.roles import FULL_ACCESS
+from core.platform.errors import InsufficientRoles, Unauthorized
 
 _KEY = "otp_token_keys"
 

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from core.errors import DomainError, ServiceUnavailable, TokenRequestError, TooManyRequests
+from core.platform.errors import DomainError, ServiceUnavailable, TokenRequestError, TooManyRequests
 
 log = logging.getLogger(__name__)
 

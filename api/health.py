@@ -8,9 +8,9 @@ from flask import Blueprint, Response, jsonify
 
 from api.openapi import Operation, document
 from api.runtime import current_runtime
-from core.broker import check_broker
-from core.db import check_database
-from core.errors import ServiceUnavailable
+from core.messaging.broker import check_broker
+from core.platform.db import check_database
+from core.platform.errors import ServiceUnavailable
 
 health = Blueprint("health", __name__)
 document(

@@ -9,9 +9,9 @@ from api.auth import bearer_claims
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import Extended, WireModel
-from core.db import transaction
-from core.errors import NotFound
-from core.identity_admin import find_user_by_username
+from core.admin.identity import find_user_by_username
+from core.platform.db import transaction
+from core.platform.errors import NotFound
 
 me = Blueprint("me", __name__)
 

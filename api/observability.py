@@ -39,9 +39,9 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 
 # Imported for its side effect: the domain metrics are registered, so /metrics lists them
 # (with their HELP text) from the first scrape, before any handler has incremented them.
-import core.metrics  # noqa: F401
+import core.platform.metrics  # noqa: F401
 from api.openapi import Operation, registry_of
-from core.correlation import (
+from core.platform.correlation import (
     bind_caller_request_id,
     bind_correlation_id,
     is_valid_correlation_id,

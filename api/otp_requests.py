@@ -1,6 +1,6 @@
 """``POST /v1/password/onetimepassword``: public, no auth, always the same 204 when accepted.
 
-Thin: rate-limit by client IP, parse the body, hand it to :class:`core.intake.OtpIntake`.
+Thin: rate-limit by client IP, parse the body, hand it to :class:`core.otp.intake.OtpIntake`.
 No response header varies with the request (no request id is returned): the answer must
 not differ whether zero, one or many users match, and the client has no use for the id.
 
@@ -23,8 +23,11 @@ from werkzeug.exceptions import HTTPException
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import parse_json_object
-from core.correlation import current_correlation_id
-from core.errors import (
+from core.messaging.publisher import DramatiqEventPublisher
+from core.otp.intake import OtpIntake, OtpRequestInput
+from core.otp.ip_rate_limit import IpRateLimiter
+from core.platform.correlation import current_correlation_id
+from core.platform.errors import (
     DomainError,
     InvalidClient,
     OtpNotConfigured,
@@ -32,10 +35,7 @@ from core.errors import (
     TooManyRequests,
     UsernameOrEmailRequired,
 )
-from core.intake import OtpIntake, OtpRequestInput
-from core.ip_rate_limit import IpRateLimiter
-from core.metrics import record_otp_request
-from core.publisher import DramatiqEventPublisher
+from core.platform.metrics import record_otp_request
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""Access to the process's :class:`~core.runtime.Runtime` from request handlers."""
+"""Access to the process's :class:`~core.platform.runtime.Runtime` from request handlers."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app
 
-from core.runtime import Runtime
+from core.platform.runtime import Runtime
 
 _KEY = "otp_runtime"
 

@@ -14,7 +14,7 @@ from flask import request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
-from core.errors import InvalidRequest
+from core.platform.errors import InvalidRequest
 
 MAX_TEXT = 255
 

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from cli.serve import serve
-from core.settings import Settings, load_settings
+from core.platform.settings import Settings, load_settings
 
 
 def api_with_noop(settings: Settings) -> Flask:

@@ -9,7 +9,7 @@ signatures: what is left is what Dramatiq, RabbitMQ and HTTP cost.
 
 Run with ``python -m dramatiq bench.pipeline --queues bench.hop1 bench.hop2 ...`` and
 ``BENCH_RECEIVER_URL`` set; the broker comes from ``OTP_BROKER_URL``, built like the
-product's (:func:`core.broker.build_broker`).
+product's (:func:`core.messaging.broker.build_broker`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import dramatiq
 import httpx
 
-from core.broker import confirmed_enqueue
+from core.messaging.broker import confirmed_enqueue
 
 HOP1_QUEUE = "bench.hop1"
 HOP2_QUEUE = "bench.hop2"
@@ -98,8 +98,8 @@ def declare(broker: dramatiq.Broker) -> None:
 
 if os.environ.get("BENCH_PIPELINE_WORKER") == "1":
     # Only the pipeline's worker processes build a broker when importing this module.
-    from core.broker import build_broker
-    from core.settings import load_settings
+    from core.messaging.broker import build_broker
+    from core.platform.settings import load_settings
 
     _broker = build_broker(load_settings())
     dramatiq.set_broker(_broker)

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core.codes import derive_code, lookup_hash, new_nonce
-from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters
+from core.identity.passwords import PasswordHasher
+from core.otp.codes import derive_code, lookup_hash, new_nonce
+from core.platform.settings import Argon2Parameters
 
 USER_FORMAT = "user%07d"
 BUYER_ID = "bench-buyer"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
-from core.bootstrap import bootstrap_admin
-from core.db import check_database, make_engine, make_session_factory, transaction
-from core.errors import ServiceUnavailable
-from core.passwords import PasswordHasher
-from core.settings import Settings
+from core.identity.bootstrap import bootstrap_admin
+from core.identity.passwords import PasswordHasher
+from core.platform.db import check_database, make_engine, make_session_factory, transaction
+from core.platform.errors import ServiceUnavailable
+from core.platform.settings import Settings
 
 
 def migrate(settings: Settings) -> None:

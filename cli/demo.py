@@ -14,7 +14,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import transaction
+from core.identity.passwords import PasswordHasher
 from core.models import (
     BUYER,
     ONE_TIME_PASSWORD,
@@ -27,7 +27,7 @@ from core.models import (
     SecurityProfileAssignment,
     User,
 )
-from core.passwords import PasswordHasher
+from core.platform.db import transaction
 
 
 @dataclass(frozen=True)

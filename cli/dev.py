@@ -16,9 +16,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from core.logging import configure_logging
-from core.runtime import Runtime
-from core.settings import Settings, load_settings
+from core.platform.logging import configure_logging
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings, load_settings
 
 
 def dev_settings(folder: Path) -> Settings:
@@ -85,7 +85,7 @@ def run_dev(*, port: int, demo: bool = False) -> int:
     runtime = Runtime(settings)
     if demo:
         from cli.demo import print_demo_instructions, seed_demo
-        from core.passwords import PasswordHasher
+        from core.identity.passwords import PasswordHasher
 
         seed_demo(runtime.sessions, PasswordHasher(settings.password_hash))
     # The workers run as threads on the same in-process broker the api publishes to.

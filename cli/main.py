@@ -7,9 +7,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from core.broker import ALL_QUEUES
-from core.errors import ServiceUnavailable, SettingsError
-from core.settings import Settings, load_settings
+from core.messaging.broker import ALL_QUEUES
+from core.platform.errors import ServiceUnavailable, SettingsError
+from core.platform.settings import Settings, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -56,7 +56,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from cli.serve import serve
-    from core.tokens import TokenKeys
+    from core.auth.tokens import TokenKeys
 
     settings.require("database_url", "secret_key", "jwt_private_key")
     TokenKeys(settings)  # a bad signing key stops here with one line, before any worker forks

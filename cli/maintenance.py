@@ -6,11 +6,11 @@ import json
 import sys
 from collections.abc import Sequence
 
-from core.broker import ALL_QUEUES
-from core.clock import Clock, SystemClock
-from core.db import check_database, make_engine
-from core.purge import DEFAULT_BATCH_SIZE, purge_expired
-from core.settings import Settings
+from core.messaging.broker import ALL_QUEUES
+from core.otp.purge import DEFAULT_BATCH_SIZE, purge_expired
+from core.platform.clock import Clock, SystemClock
+from core.platform.db import check_database, make_engine
+from core.platform.settings import Settings
 
 
 def purge(

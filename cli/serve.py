@@ -1,14 +1,14 @@
 """Serving a WSGI app under gunicorn from the ``otp`` command.
 
 Metrics under several worker processes: before gunicorn starts (and before anything
-imports prometheus-client) ``core.metrics_directory.prepare_metrics_directory`` points
+imports prometheus-client) ``core.platform.metrics_directory.prepare_metrics_directory`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory: a new temporary one, or the one the
 operator set, emptied of the previous run's files. Every worker writes its samples there,
 ``/metrics`` sums them (``api.observability``), the ``child_exit`` hook marks a dead
 worker's files, and the master removes a temporary directory on exit.
 
 Logging: each process writes its lines from one background thread
-(``core.logging.configure_logging(..., background=True)``), so request threads never wait
+(``core.platform.logging.configure_logging(..., background=True)``), so request threads never wait
 on stderr; what is queued is written before a worker exits.
 
 Graceful shutdown: on SIGTERM gunicorn stops accepting, lets in-flight requests finish
@@ -23,13 +23,13 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from core.logging import configure_logging
-from core.metrics_directory import (
+from core.platform.logging import configure_logging
+from core.platform.metrics_directory import (
     mark_process_dead,
     prepare_metrics_directory,
     remove_metrics_directory,
 )
-from core.settings import LogFormat
+from core.platform.settings import LogFormat
 
 # OTP and token requests take milliseconds (argon2 ~50 ms); 25 s covers a stuck database
 # call reaching its own timeout and stays under the 30 s most orchestrators give by default.

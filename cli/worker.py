@@ -12,9 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from core.broker import build_broker, check_broker
-from core.db import check_database, make_engine
-from core.settings import Settings
+from core.messaging.broker import build_broker, check_broker
+from core.platform.db import check_database, make_engine
+from core.platform.settings import Settings
 from workers.entry import ENTRY_POINT
 from workers.observability import prepare_worker_metrics
 

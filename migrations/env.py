@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from core.db import make_engine
 from core.models import Base
+from core.platform.db import make_engine
 
 # Any constant works; it only has to be the same for every ``otp migrate`` process.
 MIGRATION_LOCK_ID = 0x07_09_2026

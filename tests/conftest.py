@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 import migrations
 from api import create_app
-from core.broker import ALL_QUEUES
-from core.db import make_engine
+from core.messaging.broker import ALL_QUEUES
 from core.models import Base
-from core.runtime import Runtime
-from core.settings import Settings, load_settings
+from core.platform.db import make_engine
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings, load_settings
 from tests import services
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789"

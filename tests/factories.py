@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.codes import derive_code, lookup_hash, new_nonce
-from core.ids import new_client_id, new_uuid
+from core.auth.tokens import TokenKeys
+from core.identity.passwords import PasswordHasher
 from core.models import (
     ADMIN,
     BUYER,
@@ -30,9 +30,9 @@ from core.models import (
     User,
     utcnow,
 )
-from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters, Settings
-from core.tokens import TokenKeys
+from core.otp.codes import derive_code, lookup_hash, new_nonce
+from core.platform.ids import new_client_id, new_uuid
+from core.platform.settings import Argon2Parameters, Settings
 
 _counter = itertools.count(1)
 _hasher: PasswordHasher | None = None

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from core.logging import build_log_handler
+from core.platform.logging import build_log_handler
 
 
 @contextmanager

@@ -13,9 +13,9 @@ import sys
 
 import dramatiq
 
-from core.broker import build_broker
-from core.logging import configure_logging
-from core.settings import load_settings
+from core.messaging.broker import build_broker
+from core.platform.logging import configure_logging
+from core.platform.settings import load_settings
 from workers.observability import install_worker_metrics, prepare_worker_metrics
 
 QUEUE = "otp.test.observed"
@@ -24,7 +24,7 @@ ACTOR = "observed_delivery"
 
 def boot_worker_process() -> None:
     # Imported only in the worker process: PROMETHEUS_MULTIPROC_DIR must exist first.
-    from core.metrics import record_delivery
+    from core.platform.metrics import record_delivery
 
     settings = load_settings()
     configure_logging(settings.log_format)

@@ -11,28 +11,28 @@ from typing import TYPE_CHECKING, Any
 
 import dramatiq
 
-from core.broker import CONSOLE_QUEUE, EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
-from core.delivery import RETRY, AttemptResult, OtpMessage, Send, deliver_otp
-from core.errors import InvalidRequest
-from core.events import (
+from core.delivery.mail import send_otp_email
+from core.delivery.service import RETRY, AttemptResult, OtpMessage, Send, deliver_otp
+from core.delivery.targets import CONSOLE, EMAIL, WEBHOOK
+from core.delivery.webhooks import send_webhook
+from core.messaging.broker import CONSOLE_QUEUE, EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.events import (
     DELIVER_CONSOLE_ACTOR,
     DELIVER_EMAIL_ACTOR,
     DELIVER_WEBHOOK_ACTOR,
     ISSUE_OTPS_ACTOR,
     OtpRequested,
 )
-from core.issuance import process_otp_request
-from core.mail import send_otp_email
-from core.metrics import record_delivery, record_otps_issued, record_request_dropped
-from core.targets import CONSOLE, EMAIL, WEBHOOK
-from core.webhooks import send_webhook
+from core.otp.fanout import process_otp_request
+from core.platform.errors import InvalidRequest
+from core.platform.metrics import record_delivery, record_otps_issued, record_request_dropped
 from workers.publishing import BrokerDeliveryPublisher
 
 if TYPE_CHECKING:
     from workers.setup import WorkerContext
 
 logger = logging.getLogger(__name__)
-# core.delivery's statuses as otp_deliveries_total's outcome label.
+# core.delivery.service's statuses as otp_deliveries_total's outcome label.
 _OUTCOME_LABELS = {RETRY: "retried"}
 
 
@@ -113,7 +113,7 @@ def declare_actors(broker: dramatiq.Broker, context: WorkerContext) -> None:
         queue_name=REQUESTS_QUEUE,
         throws=(InvalidRequest,),
     )(issue_otps)
-    # Delivery retries are bounded by the OTP's expiry (core.delivery), not by a count.
+    # Delivery retries are bounded by the OTP's expiry (core.delivery.service), not by a count.
     for function, name, queue in (
         (deliver_webhook, DELIVER_WEBHOOK_ACTOR, WEBHOOK_QUEUE),
         (deliver_email, DELIVER_EMAIL_ACTOR, EMAIL_QUEUE),

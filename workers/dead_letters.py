@@ -23,8 +23,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from core.broker import REQUESTS_QUEUE
-from core.errors import ServiceUnavailable
+from core.messaging.broker import REQUESTS_QUEUE
+from core.platform.errors import ServiceUnavailable
 
 DEAD_LETTER_SUFFIX = ".XQ"
 _ID_MAX_LENGTH = 64

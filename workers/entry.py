@@ -6,9 +6,9 @@ this module does nothing.
 
 from __future__ import annotations
 
-from core.logging import configure_logging
-from core.runtime import Runtime
-from core.settings import load_settings
+from core.platform.logging import configure_logging
+from core.platform.runtime import Runtime
+from core.platform.settings import load_settings
 from workers.setup import setup_workers
 
 ENTRY_POINT = "workers.entry:boot_worker_process"

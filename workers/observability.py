@@ -5,7 +5,7 @@ How it fits together (dramatiq 2.x):
 1. ``otp worker`` calls :func:`prepare_worker_metrics` before it starts the dramatiq CLI.
    It points ``PROMETHEUS_MULTIPROC_DIR`` (and dramatiq's own ``dramatiq_prom_db``) at a
    fresh directory, so every worker process, created afterwards, writes its samples there:
-   ours (``core.metrics``) and Dramatiq's alike.
+   ours (``core.platform.metrics``) and Dramatiq's alike.
 2. Each worker process calls :func:`install_worker_metrics` on its broker. That adds
    :class:`WorkerMetrics`: Dramatiq's ``Prometheus`` middleware (no longer a default
    middleware in 2.x) with its exposition replaced by :func:`serve_worker_metrics`.
@@ -30,8 +30,12 @@ from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from core.metrics_directory import MULTIPROC_ENV, mark_process_dead, prepare_metrics_directory
-from core.settings import Settings, load_settings
+from core.platform.metrics_directory import (
+    MULTIPROC_ENV,
+    mark_process_dead,
+    prepare_metrics_directory,
+)
+from core.platform.settings import Settings, load_settings
 
 # Dramatiq's Prometheus middleware reads its directory from this variable at import time.
 DRAMATIQ_DB_ENV = "dramatiq_prom_db"

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import dramatiq
 
-from core.broker import confirmed_enqueue
-from core.issuance import PendingDelivery
-from core.targets import ROUTES
+from core.delivery.targets import ROUTES
+from core.messaging.broker import confirmed_enqueue
+from core.otp.fanout import PendingDelivery
 
 
 class BrokerDeliveryPublisher:
-    """Sends each delivery to its channel's queue and actor (core.targets.ROUTES).
+    """Sends each delivery to its channel's queue and actor (core.delivery.targets.ROUTES).
 
     On RabbitMQ the publish goes over the process's pipelined confirmed connection (as
     the api's does): one I/O thread for every actor thread, each waiting for its own

@@ -16,11 +16,11 @@ from typing import Any, TextIO
 import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
-from core.delivery import RetryPolicy
-from core.fanout_lookups import FanOutLookups
-from core.mail import EmailSender
-from core.runtime import Runtime
-from core.templates import MessageRenderer
+from core.delivery.mail import EmailSender
+from core.delivery.service import RetryPolicy
+from core.delivery.templates import MessageRenderer
+from core.otp.fanout_lookups import FanOutLookups
+from core.platform.runtime import Runtime
 from workers.observability import install_worker_metrics
 from workers.senders.console import ConsoleSender
 from workers.senders.email import SmtpEmailSender

@@ -9,8 +9,8 @@ from api.admin.collection import collection_blueprint
 from api.admin.identity import identity_collections
 from api.admin.messaging import messaging_collections
 from api.admin.previews import previews_blueprint
-from core.passwords import PasswordHasher
-from core.runtime import Runtime
+from core.identity.passwords import PasswordHasher
+from core.platform.runtime import Runtime
 
 
 def register_admin(app: Flask, runtime: Runtime) -> None:

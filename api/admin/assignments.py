@@ -18,11 +18,11 @@ from api.auth import require_roles
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import ObjectId, WireModel, parse_body, parse_query
-from core.assignments import AssignmentStore
-from core.db import transaction
-from core.errors import InvalidRequest
-from core.identity_admin import ApiClientAssignmentStore, SecurityProfileAssignmentStore
-from core.messaging_admin import MessageSenderAssignmentStore
+from core.admin.assignments import AssignmentStore
+from core.admin.identity import ApiClientAssignmentStore, SecurityProfileAssignmentStore
+from core.admin.messaging import MessageSenderAssignmentStore
+from core.platform.db import transaction
+from core.platform.errors import InvalidRequest
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from api.auth import require_roles
 from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
 from api.wire import Text, WireModel, body_values, parse_body, parse_query, patch_model_of
-from core.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
-from core.db import transaction
+from core.admin.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
+from core.platform.db import transaction
 
 ItemT = TypeVar("ItemT")
 

@@ -8,16 +8,16 @@ from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from api.admin.collection import Collection, ItemAction, Roles
 from api.wire import Extended, ObjectId, Text, WireModel
-from core.clock import Clock
-from core.identity_admin import (
+from core.admin.identity import (
     ApiClientStore,
     BuyerStore,
     SecurityProfileStore,
     UserStore,
 )
+from core.identity.passwords import PasswordHasher
+from core.identity.roles import API_ROLES
 from core.models import ADMIN, BUYER
-from core.passwords import PasswordHasher
-from core.roles import API_ROLES
+from core.platform.clock import Clock
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Email = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")]

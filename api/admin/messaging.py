@@ -18,9 +18,9 @@ from pydantic import (
 from api.admin.collection import Collection, ListParams, Roles
 from api.admin.identity import Role
 from api.wire import Extended, ObjectId, Text, WireModel
-from core.messaging_admin import DeliveryConfigStore, DeliveryStore, MessageSenderStore
+from core.admin.messaging import DeliveryConfigStore, DeliveryStore, MessageSenderStore
+from core.identity.roles import MESSAGE_TYPES
 from core.models import DELIVERY_STATUSES
-from core.roles import MESSAGE_TYPES
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")]

@@ -16,9 +16,9 @@ from api.auth import require_roles
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import Text, WireModel, parse_body
-from core.db import transaction
-from core.previews import preview_otp_message
-from core.templates import MessageRenderer
+from core.delivery.previews import preview_otp_message
+from core.delivery.templates import MessageRenderer
+from core.platform.db import transaction
 
 PREVIEW_ROLES = Roles.family("MessageSender")
 

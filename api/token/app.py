@@ -10,11 +10,11 @@ from api.errors import register_token_error_handlers
 from api.observability import install_observability
 from api.runtime import attach_runtime
 from api.token.routes import attach_token_services, token_routes
-from core.passwords import PasswordHasher
-from core.runtime import Runtime
-from core.settings import Settings, load_settings
-from core.token_grants import TokenGrants
-from core.tokens import TokenKeys
+from core.auth.grants import TokenGrants
+from core.auth.tokens import TokenKeys
+from core.identity.passwords import PasswordHasher
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings, load_settings
 
 MAX_BODY_BYTES = 16 * 1024
 

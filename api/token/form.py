@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.token.schemas import GRANT_TYPES, TokenRequest
-from core.errors import MalformedTokenRequest, UnsupportedGrantType
+from core.platform.errors import MalformedTokenRequest, UnsupportedGrantType
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 32

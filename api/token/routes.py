@@ -15,18 +15,18 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from api.runtime import current_runtime
 from api.token.form import read_token_request
 from api.token.schemas import TokenRequest, TokenResponse
-from core.correlation import bind_correlation_id, current_correlation_id
-from core.db import check_database
-from core.errors import (
+from core.auth.grants import IssuedToken, TokenGrants
+from core.auth.tokens import TokenKeys
+from core.platform.correlation import bind_correlation_id, current_correlation_id
+from core.platform.db import check_database
+from core.platform.errors import (
     LockedOut,
     MalformedTokenRequest,
     ServiceUnavailable,
     TokenRequestError,
     UsernameAndPasswordRequired,
 )
-from core.metrics import record_token_grant
-from core.token_grants import IssuedToken, TokenGrants
-from core.tokens import TokenKeys
+from core.platform.metrics import record_token_grant
 
 token_routes = Blueprint("token", __name__)
 log = logging.getLogger(__name__)

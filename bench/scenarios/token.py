@@ -22,8 +22,8 @@ from bench.scenarios.common import (
     seconds,
 )
 from bench.stack import SECRET_KEY
-from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters, Settings
+from core.identity.passwords import PasswordHasher
+from core.platform.settings import Argon2Parameters, Settings
 
 TOKEN_PATH = "/oauth/token"
 NOOP_PATH = "/bench/noop-form"

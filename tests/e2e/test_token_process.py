@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def test_otp_token_serves_an_otp_login_from_postgres(
     committed_db: Engine, database_url: str, jwt_private_key: str
 ) -> None:
-    from core.settings import load_settings
+    from core.platform.settings import load_settings
 
     settings = load_settings({"OTP_SECRET_KEY": TEST_SECRET_KEY})
     with Session(committed_db, expire_on_commit=False) as data:

@@ -13,9 +13,9 @@ import dramatiq
 import httpx
 import pytest
 
-from core.broker import build_broker
-from core.correlation import bind_correlation_id, unbind_correlation_id
-from core.settings import Settings
+from core.messaging.broker import build_broker
+from core.platform.correlation import bind_correlation_id, unbind_correlation_id
+from core.platform.settings import Settings
 from tests.observed_worker import ACTOR, QUEUE
 from tests.processes import free_port, started
 

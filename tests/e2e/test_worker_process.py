@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.broker import REQUESTS_QUEUE, build_broker
-from core.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.broker import REQUESTS_QUEUE, build_broker
+from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
 from core.models import Delivery
-from core.settings import Settings
+from core.platform.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_buyer, make_client, make_user, make_webhook_sender
 from tests.processes import free_port, otp_command, started

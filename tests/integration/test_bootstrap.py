@@ -3,10 +3,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.bootstrap import bootstrap_admin
+from core.identity.bootstrap import bootstrap_admin
+from core.identity.passwords import PasswordHasher
 from core.models import ApiClient, SecurityProfileAssignment, User
-from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters
+from core.platform.settings import Argon2Parameters
 
 
 def test_bootstrap_twice_gives_the_same_client_and_one_user(db: Session) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from core.clock import FrozenClock
-from core.errors import UsernameTaken
-from core.identity_admin import UserStore
+from core.admin.identity import UserStore
 from core.models import ADMIN, User
+from core.platform.clock import FrozenClock
+from core.platform.errors import UsernameTaken
 from tests.factories import hasher, make_user
 
 

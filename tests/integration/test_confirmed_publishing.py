@@ -1,4 +1,4 @@
-"""Pipelined confirmed publishing (``core.confirms``, ``enqueue_confirmed``) on real RabbitMQ."""
+"""Pipelined confirmed publishing (``core.messaging.confirms``) on real RabbitMQ."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import dramatiq
 import pika
 import pytest
 
-from core.broker import REQUESTS_QUEUE, ConfirmingRabbitmqBroker, build_broker
-from core.confirms import (
+from core.messaging.broker import REQUESTS_QUEUE, ConfirmingRabbitmqBroker, build_broker
+from core.messaging.confirms import (
     ConnectFailed,
     ConnectionLost,
     PipelinedPublisher,
     PublishFailed,
     Unroutable,
 )
-from core.correlation import MESSAGE_OPTION, bind_correlation_id, unbind_correlation_id
-from core.settings import Settings
+from core.platform.correlation import MESSAGE_OPTION, bind_correlation_id, unbind_correlation_id
+from core.platform.settings import Settings
 from tests.otp_queue import queued_count, take_all
 from tests.tcp_proxy import proxy_to
 

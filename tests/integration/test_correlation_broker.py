@@ -9,14 +9,14 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 
-from core.broker import build_broker
-from core.correlation import (
+from core.messaging.broker import build_broker
+from core.platform.correlation import (
     MESSAGE_OPTION,
     bind_correlation_id,
     current_correlation_id,
     unbind_correlation_id,
 )
-from core.settings import Settings
+from core.platform.settings import Settings
 
 Seen = queue.Queue[tuple[str, str | None]]
 

@@ -14,8 +14,8 @@ import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-from core.broker import REQUESTS_QUEUE, WEBHOOK_QUEUE
-from core.errors import ServiceUnavailable
+from core.messaging.broker import REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.platform.errors import ServiceUnavailable
 from tests.processes import otp_command
 from workers.dead_letters import (
     dead_letter_queue,

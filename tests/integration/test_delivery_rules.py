@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from core.clock import FrozenClock
-from core.delivery import SKIPPED, AttemptResult, DeliveryOutcome, OtpMessage, deliver_otp
-from core.events import OtpRequested
-from core.issuance import issue_otps_for_request
+from core.delivery.service import SKIPPED, AttemptResult, DeliveryOutcome, OtpMessage, deliver_otp
+from core.delivery.templates import MessageRenderer
+from core.delivery.webhooks import send_webhook
+from core.messaging.events import OtpRequested
 from core.models import Delivery, DeliveryConfig, OneTimePassword
-from core.runtime import Runtime
-from core.templates import MessageRenderer
-from core.webhooks import send_webhook
+from core.otp.fanout import issue_otps_for_request
+from core.platform.clock import FrozenClock
+from core.platform.runtime import Runtime
 from tests.factories import (
     make_buyer,
     make_client,

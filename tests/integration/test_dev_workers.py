@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import migrations
-from core.broker import ALL_QUEUES, REQUESTS_QUEUE
-from core.codes import lookup_hash
-from core.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE
+from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
 from core.models import Delivery, OneTimePassword
-from core.runtime import Runtime
+from core.otp.codes import lookup_hash
+from core.platform.runtime import Runtime
 from tests.conftest import TEST_SECRET_KEY, base_settings
 from tests.factories import (
     make_buyer,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.eligibility import allowed_on_client, allowed_on_joined_client
+from core.identity.eligibility import allowed_on_client, allowed_on_joined_client
 from core.models import ApiClient, User
 from tests.factories import make_buyer, make_client, make_user
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from core.events import OtpRequested
-from core.issuance import IssuanceResult, PendingDelivery, process_otp_request
-from core.runtime import Runtime
+from core.messaging.events import OtpRequested
+from core.otp.fanout import IssuanceResult, PendingDelivery, process_otp_request
+from core.platform.runtime import Runtime
 from tests.factories import make_buyer, make_client, make_user, make_webhook_sender
 
 

@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
-from core.runtime import Runtime
-from core.settings import Settings
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings
 
 
 @pytest.fixture

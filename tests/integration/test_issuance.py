@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.clock import FrozenClock
-from core.events import OtpRequested
-from core.fanout_lookups import FanOutLookups
-from core.ids import new_uuid
-from core.issuance import issue_otps_for_request
+from core.messaging.events import OtpRequested
 from core.models import BUYER, ApiClient, Delivery, MessageSenderAssignment, OneTimePassword
-from core.settings import Settings
+from core.otp.fanout import issue_otps_for_request
+from core.otp.fanout_lookups import FanOutLookups
+from core.platform.clock import FrozenClock
+from core.platform.ids import new_uuid
+from core.platform.settings import Settings
 from tests.factories import (
     make_buyer,
     make_client,

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.bootstrap import bootstrap_admin
+from core.auth.tokens import TokenKeys
+from core.identity.bootstrap import bootstrap_admin
 from core.models import Buyer
-from core.runtime import Runtime
-from core.tokens import TokenKeys
+from core.platform.runtime import Runtime
 from tests.factories import hasher
 
 

@@ -14,12 +14,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from api import create_app
-from core.broker import REQUESTS_QUEUE
-from core.clock import FrozenClock
-from core.events import OtpRequested
-from core.publisher import DEFAULT_FAILURE_COOLDOWN
-from core.runtime import Runtime
-from core.settings import RateLimit, Settings
+from core.messaging.broker import REQUESTS_QUEUE
+from core.messaging.events import OtpRequested
+from core.messaging.publisher import DEFAULT_FAILURE_COOLDOWN
+from core.platform.clock import FrozenClock
+from core.platform.runtime import Runtime
+from core.platform.settings import RateLimit, Settings
 from tests.http_server import served
 from tests.otp_marketplace import OTP_PATH, Marketplace, committed_marketplace, committed_users
 from tests.otp_queue import queued_count, take_all

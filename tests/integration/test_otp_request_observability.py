@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 
-from core.events import OtpRequested
+from core.messaging.events import OtpRequested
 from tests.logs import capture_json_log
 from tests.otp_marketplace import OTP_PATH, committed_marketplace
 from tests.otp_queue import take_all

@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api import create_app
-from core.clock import FrozenClock
-from core.db import make_session_factory
-from core.events import ISSUE_OTPS_ACTOR, OtpRequested
-from core.intake import LOOKUP_TTL, OtpIntake, OtpRequestInput
-from core.publisher import RecordingEventPublisher
-from core.runtime import Runtime
-from core.settings import Settings
+from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.publisher import RecordingEventPublisher
+from core.otp.intake import LOOKUP_TTL, OtpIntake, OtpRequestInput
+from core.platform.clock import FrozenClock
+from core.platform.db import make_session_factory
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings
 from tests.factories import make_client, make_otp_sender_with_config, make_webhook_sender
 from tests.otp_marketplace import (
     OTP_PATH,

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import migrations
-from core.db import make_engine
 from core.models import DELIVERED, EXPIRED, PENDING, AuthEvent, Delivery, OneTimePassword
-from core.purge import PurgeReport, purge_expired
+from core.otp.purge import PurgeReport, purge_expired
+from core.platform.db import make_engine
 from tests.factories import (
     make_auth_event,
     make_client,

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 from api import create_app
 from api.token.app import create_token_app
 from api.token.schemas import token_operations
-from core.bootstrap import bootstrap_admin
-from core.runtime import Runtime
-from core.tokens import TokenKeys
+from core.auth.tokens import TokenKeys
+from core.identity.bootstrap import bootstrap_admin
+from core.platform.runtime import Runtime
 from tests.factories import hasher
 from tests.reliability.conftest import Figures
 from tests.reliability.scale import scaled

@@ -9,12 +9,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.delivery import otp_template_context
-from core.errors import InvalidRequest, SettingsError
-from core.events import OtpRequested
+from core.delivery.service import otp_template_context
+from core.delivery.templates import OTP_TEMPLATE_FOLDER, PARTS, MessageRenderer, TemplateRenderError
+from core.messaging.events import OtpRequested
 from core.models import User
-from core.settings import Settings, load_settings
-from core.templates import OTP_TEMPLATE_FOLDER, PARTS, MessageRenderer, TemplateRenderError
+from core.platform.errors import InvalidRequest, SettingsError
+from core.platform.settings import Settings, load_settings
 
 RENDERER = MessageRenderer()
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import ApiClient, Buyer, OneTimePassword, User
-from core.settings import load_settings
+from core.platform.settings import load_settings
 from tests.factories import make_otp, make_user
 from tests.reliability.cluster import SERVICE_SECRET_KEY, http_service, running
 from tests.reliability.conftest import Rig

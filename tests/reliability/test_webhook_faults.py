@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from core.broker import WEBHOOK_QUEUE
+from core.messaging.broker import WEBHOOK_QUEUE
 from tests.reliability.cluster import http_service, running, wait_for, worker_service
 from tests.reliability.conftest import Rig
 from tests.reliability.faults import FaultProxy
@@ -18,7 +18,7 @@ from tests.reliability.receiver import random_failures
 
 FLAKY_REQUESTS = 60
 DEAD_REQUESTS = 10
-SHORTEST_LIFETIME = 30  # OTP_LIFETIME's minimum (core.settings)
+SHORTEST_LIFETIME = 30  # OTP_LIFETIME's minimum (core.platform.settings)
 QUIET_WINDOW = 5.0
 
 

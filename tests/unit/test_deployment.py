@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from cli.serve import GRACEFUL_TIMEOUT_SECONDS
-from core.broker import EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
-from core.settings import load_settings
+from core.messaging.broker import EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.platform.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("api", "token", "worker-fanout", "worker-delivery")

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import TextIO
 
-from core.delivery import AttemptResult, OtpMessage
+from core.delivery.service import AttemptResult, OtpMessage
 
 
 class ConsoleSender:

@@ -1,6 +1,6 @@
 """Email senders: SMTP for real, a recording one for tests of the code that calls it.
 
-The message itself and the meaning of each SMTP answer come from ``core.mail``; this
+The message itself and the meaning of each SMTP answer come from ``core.delivery.mail``; this
 module only talks to the relay. Every send is one connection: OTP mail is rare and
 latency-insensitive, and a fresh connection per message keeps a worker thread free of
 shared socket state.
@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from core.clock import Clock, SystemClock
-from core.errors import UnsendableEmail
-from core.mail import (
+from core.delivery.mail import (
     EmailSender,
     MessageParts,
     Outcome,
@@ -29,6 +27,8 @@ from core.mail import (
     classify_reply,
     redact,
 )
+from core.platform.clock import Clock, SystemClock
+from core.platform.errors import UnsendableEmail
 
 __all__ = ["SMTP_TIMEOUT", "EmailSender", "RecordingEmailSender", "SentEmail", "SmtpEmailSender"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from core.webhooks import WebhookResponse
+from core.delivery.webhooks import WebhookResponse
 
 # Errors that retrying cannot fix: the endpoint itself is malformed.
 _PERMANENT_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)

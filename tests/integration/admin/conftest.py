@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from werkzeug.test import TestResponse
 
 from api import create_app
-from core.runtime import Runtime
-from core.settings import Settings
-from core.tokens import TokenKeys
+from core.auth.tokens import TokenKeys
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings
 from tests.factories import make_access_token
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from core.settings import Settings
+from core.platform.settings import Settings
 from tests.factories import make_buyer, make_client, make_user
 from tests.integration.admin.conftest import AdminClient, error_of
 
@@ -71,7 +71,7 @@ def test_a_token_from_another_key_is_refused(admin: AdminClient, settings: Setti
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from core.tokens import TokenKeys
+    from core.auth.tokens import TokenKeys
 
     other_pem = (
         ec.generate_private_key(ec.SECP256R1())

@@ -10,11 +10,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api import create_app
-from core.clock import FrozenClock
+from core.auth.tokens import TokenKeys
 from core.models import ApiClient, User
-from core.runtime import Runtime
-from core.settings import Settings
-from core.tokens import TokenKeys
+from core.platform.clock import FrozenClock
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings
 from tests.factories import hasher, make_buyer, make_user
 from tests.integration.admin.conftest import AdminClient, error_of
 

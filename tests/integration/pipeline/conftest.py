@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.broker import ALL_QUEUES, REQUESTS_QUEUE
-from core.clock import Clock, FrozenClock
-from core.delivery import RetryPolicy
-from core.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.delivery.service import RetryPolicy
+from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE
+from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
 from core.models import PENDING, Delivery, OneTimePassword
-from core.runtime import Runtime
-from core.settings import Settings
+from core.platform.clock import Clock, FrozenClock
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings
 from tests.webhook_receiver import WebhookReceiver
 from workers.setup import setup_workers
 

@@ -13,9 +13,9 @@ from dramatiq.middleware import Middleware
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from core.broker import ALL_QUEUES, REQUESTS_QUEUE
-from core.events import ISSUE_OTPS_ACTOR
-from core.logging import JsonFormatter
+from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE
+from core.messaging.events import ISSUE_OTPS_ACTOR
+from core.platform.logging import JsonFormatter
 from tests.factories import make_buyer, make_client, make_user, make_webhook_sender
 from tests.integration.pipeline.conftest import PipelineFactory
 from tests.webhook_receiver import WebhookReceiver

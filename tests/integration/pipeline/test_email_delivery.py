@@ -11,8 +11,8 @@ from email.message import EmailMessage
 import pytest
 from sqlalchemy.orm import Session
 
-from core.codes import derive_code
 from core.models import DELIVERED, FAILED, PENDING, Delivery, MessageSender, User
+from core.otp.codes import derive_code
 from tests.factories import make_buyer, make_client, make_email_sender, make_user
 from tests.integration.pipeline.conftest import Pipeline, PipelineFactory
 from tests.smtp import SmtpSink, running_smtp_sink

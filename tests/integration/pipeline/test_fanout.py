@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.codes import lookup_hash
-from core.issuance import issue_otps_for_request
 from core.models import ApiClient
+from core.otp.codes import lookup_hash
+from core.otp.fanout import issue_otps_for_request
 from tests.conftest import TEST_SECRET_KEY
 from tests.factories import make_buyer, make_client, make_user, make_webhook_sender
 from tests.integration.pipeline.conftest import PipelineFactory, otp_requested

@@ -1,4 +1,4 @@
-"""The fan-out and delivery actors count what they did in ``core.metrics``."""
+"""The fan-out and delivery actors count what they did in ``core.platform.metrics``."""
 
 from __future__ import annotations
 

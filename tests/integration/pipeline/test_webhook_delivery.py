@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from core.clock import FrozenClock
-from core.delivery import RETRY, deliver_otp
-from core.issuance import issue_otps_for_request
+from core.delivery.service import RETRY, deliver_otp
+from core.delivery.templates import MessageRenderer
+from core.delivery.webhooks import send_webhook
 from core.models import Delivery, MessageSenderAssignment
-from core.runtime import Runtime
-from core.templates import MessageRenderer
-from core.webhooks import send_webhook
+from core.otp.fanout import issue_otps_for_request
+from core.platform.clock import FrozenClock
+from core.platform.runtime import Runtime
 from tests.factories import (
     make_buyer,
     make_client,

@@ -17,10 +17,10 @@ from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from api.token import create_token_app
-from core.clock import FrozenClock
 from core.models import ApiClient, AuthEvent, Buyer, User
-from core.runtime import Runtime
-from core.settings import Settings
+from core.platform.clock import FrozenClock
+from core.platform.runtime import Runtime
+from core.platform.settings import Settings
 from tests.factories import make_buyer, make_client, make_profile, make_user
 
 PASSWORD = "correct horse battery"

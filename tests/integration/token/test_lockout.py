@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from core.clock import FrozenClock
 from core.models import User
+from core.platform.clock import FrozenClock
 from tests.integration.token.conftest import (
     auth_outcomes,
     error_code,

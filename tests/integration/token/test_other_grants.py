@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import FrozenClock
 from core.models import AuthEvent, RefreshToken
+from core.platform.clock import FrozenClock
 from tests.factories import hasher, make_buyer, make_client, make_profile, make_user
 from tests.integration.token.conftest import (
     PASSWORD,

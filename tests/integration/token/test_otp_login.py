@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import FrozenClock
 from core.models import OneTimePassword
-from core.settings import Settings
+from core.platform.clock import FrozenClock
+from core.platform.settings import Settings
 from tests.factories import make_client, make_otp
 from tests.integration.token.conftest import (
     auth_outcomes,

@@ -6,9 +6,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.identity.passwords import PasswordHasher
 from core.models import AuthEvent
-from core.passwords import PasswordHasher
-from core.settings import Argon2Parameters
+from core.platform.settings import Argon2Parameters
 from tests.factories import hasher, make_buyer, make_client, make_profile, make_user
 from tests.integration.token.conftest import (
     PASSWORD,

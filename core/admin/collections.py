@@ -1,0 +1,249 @@
+"""One mechanism for OrderCloud-style collections: paging, search, sort, CRUD, 404 and 409.
+
+Each admin resource subclasses :class:`CollectionStore` and declares only its model, the
+columns ``search`` and ``sortBy`` may use, and its rules (``apply`` and ``check``). Values
+arrive as plain dicts keyed by model attribute names, already validated for type and size
+by the HTTP layer, so this module knows nothing about Flask or pydantic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from core.models import Base
+from core.platform.errors import DomainError, IdExists, InvalidRequest, NotFound
+from core.platform.ids import new_id
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+RowT = TypeVar("RowT", bound=Base)
+ItemT = TypeVar("ItemT")
+
+# Path parameters that narrow a collection, by model attribute: {"buyer_id": "b1"}.
+Scope = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """``page``, ``pageSize``, ``search``, ``sortBy`` and resource-specific filters."""
+
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    search: str | None = None
+    sort_by: tuple[str, ...] = ()  # API field names; "!Name" sorts descending
+    filters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page(Generic[ItemT]):
+    items: list[ItemT]
+    page: int
+    page_size: int
+    total_count: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total_count / self.page_size)
+
+    @property
+    def item_range(self) -> tuple[int, int]:
+        """1-based positions of the first and last item, as OrderCloud reports them."""
+        first = (self.page - 1) * self.page_size + 1
+        return first, first + len(self.items) - 1
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def page_of(
+    session: Session,
+    statement: Select[Any],
+    query: ListQuery,
+    *,
+    search_columns: Sequence[InstrumentedAttribute[Any]],
+    sort_columns: Mapping[str, InstrumentedAttribute[Any]],
+    tie_breakers: Sequence[InstrumentedAttribute[Any]],
+) -> Page[Any]:
+    """One page of ``statement`` after search and sort; unknown sort fields are a 400."""
+    if query.search and search_columns:
+        pattern = f"%{_escape_like(query.search)}%"
+        statement = statement.where(
+            or_(*(column.ilike(pattern, escape="\\") for column in search_columns))
+        )
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    by_lower_name = {name.lower(): column for name, column in sort_columns.items()}
+    order: list[Any] = []
+    for key in query.sort_by:
+        descending = key.startswith("!")
+        column = by_lower_name.get(key.lstrip("!").lower())
+        if column is None:
+            raise InvalidRequest(
+                f"sortBy: cannot sort by {key.lstrip('!')!r}; allowed: {', '.join(sort_columns)}",
+                data={"Field": "sortBy"},
+            )
+        order.append(column.desc() if descending else column.asc())
+    order.extend(column.asc() for column in tie_breakers)  # stable pages
+    rows: list[Any] = list(
+        session.execute(
+            statement.order_by(*order)
+            .offset((query.page - 1) * query.page_size)
+            .limit(query.page_size)
+        ).scalars()
+    )
+    return Page(rows, query.page, query.page_size, int(total or 0))
+
+
+class CollectionStore(Generic[RowT]):
+    """Create, read, update, delete and list one model; subclasses add the domain rules."""
+
+    model: ClassVar[type[Base]]
+    object_type: ClassVar[str]  # "Buyer", "ApiClient": named in 404/409 error data
+    search_columns: ClassVar[tuple[InstrumentedAttribute[Any], ...]] = ()
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {}
+
+    # --- what a resource may override -------------------------------------------------
+
+    def generate_id(self) -> str:
+        return new_id()
+
+    def scope_clauses(self, session: Session, scope: Scope) -> list[ColumnElement[bool]]:
+        """WHERE clauses that keep the collection to its path (e.g. one buyer's users)."""
+        return []
+
+    def filter_clauses(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+        """WHERE clauses for resource-specific list filters."""
+        return []
+
+    def new_row(self, scope: Scope) -> RowT:
+        row: RowT = self.model()  # type: ignore[assignment]
+        for name, value in scope.items():
+            setattr(row, name, value)
+        return row
+
+    def apply(self, session: Session, row: RowT, values: Mapping[str, Any]) -> None:
+        """Copy validated values onto the row; override to hash secrets or merge."""
+        for name, value in values.items():
+            setattr(row, name, value)
+
+    def check(self, session: Session, row: RowT) -> None:
+        """Rules over the whole object after a create or update (cross-field, references)."""
+
+    def check_delete(self, session: Session, row: RowT) -> None:
+        """Refuse a delete that would leave other objects broken."""
+
+    def present(self, row: RowT) -> dict[str, Any]:
+        """The row as attribute values for the read schema (which drops write-only ones)."""
+        return {column.key: getattr(row, column.key) for column in row.__mapper__.column_attrs}
+
+    # --- the generic operations -------------------------------------------------------
+
+    def _id_column(self) -> InstrumentedAttribute[Any]:
+        column: InstrumentedAttribute[Any] = self.model.id  # type: ignore[attr-defined]
+        return column
+
+    def list(self, session: Session, query: ListQuery, scope: Scope) -> Page[RowT]:
+        statement: Select[Any] = select(self.model).where(
+            *self.scope_clauses(session, scope), *self.filter_clauses(query.filters)
+        )
+        return page_of(
+            session,
+            statement,
+            query,
+            search_columns=self.search_columns,
+            sort_columns=self.sort_columns,
+            tie_breakers=(self._id_column(),),
+        )
+
+    def get(self, session: Session, object_id: str, scope: Scope) -> RowT:
+        row = session.scalar(
+            select(self.model).where(
+                self._id_column() == object_id, *self.scope_clauses(session, scope)
+            )
+        )
+        if row is None:
+            raise self.not_found(object_id)
+        return row  # type: ignore[return-value]
+
+    def create(self, session: Session, values: Mapping[str, Any], scope: Scope) -> RowT:
+        fields = dict(values)
+        object_id = fields.pop("id", None) or self.generate_id()
+        self.scope_clauses(session, scope)  # a missing parent is a 404 before anything else
+        if session.get(self.model, object_id) is not None:
+            raise self.id_exists(object_id)
+        row = self.new_row(scope)
+        row.id = object_id  # type: ignore[attr-defined]
+        with session.no_autoflush:  # the checks query before the row may be written
+            self.apply(session, row, fields)
+            self.check(session, row)
+        session.add(row)
+        self._flush(session, object_id)
+        return row
+
+    def update(
+        self, session: Session, object_id: str, scope: Scope, values: Mapping[str, Any]
+    ) -> RowT:
+        """PUT and PATCH alike: PUT passes every field, PATCH only the ones sent."""
+        fields = dict(values)
+        new_id_value = fields.pop("id", None)
+        if new_id_value is not None and new_id_value != object_id:
+            raise InvalidRequest(
+                "ID cannot be changed; create a new object instead.", data={"Field": "ID"}
+            )
+        row = self.get(session, object_id, scope)
+        with session.no_autoflush:
+            self.apply(session, row, fields)
+            self.check(session, row)
+        self._flush(session, object_id)
+        return row
+
+    def delete(self, session: Session, object_id: str, scope: Scope) -> None:
+        row = self.get(session, object_id, scope)
+        self.check_delete(session, row)
+        session.delete(row)
+        session.flush()
+
+    # --- errors -------------------------------------------------------------------------
+
+    def not_found(self, object_id: str) -> NotFound:
+        return NotFound(
+            f"{self.object_type} not found: {object_id}",
+            data={"ObjectType": self.object_type, "ObjectID": object_id},
+        )
+
+    def id_exists(self, object_id: str) -> IdExists:
+        return IdExists(
+            f"{self.object_type} already exists: {object_id}",
+            data={"ObjectType": self.object_type, "ObjectID": object_id},
+        )
+
+    def conflict(self, object_id: str, error: IntegrityError) -> DomainError:
+        """What a unique violation at flush means; a resource with more unique keys says."""
+        return self.id_exists(object_id)
+
+    def _flush(self, session: Session, object_id: str) -> None:
+        # A concurrent write that passed the same checks loses the race here; the
+        # request's transaction is rolled back by the caller.
+        try:
+            session.flush()
+        except IntegrityError as error:
+            raise self.conflict(object_id, error) from None
+
+
+def ensure_exists(session: Session, model: type[Base], object_type: str, object_id: str) -> Any:
+    """The row, or :class:`NotFound` naming what was referenced."""
+    row = session.get(model, object_id)
+    if row is None:
+        raise NotFound(
+            f"{object_type} not found: {object_id}",
+            data={"ObjectType": object_type, "ObjectID": object_id},
+        )
+    return row

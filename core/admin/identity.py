@@ -1,0 +1,195 @@
+"""Admin rules for API clients, buyers, users and security profiles (and their assignments)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from core.admin.assignments import AssignmentStore
+from core.admin.collections import CollectionStore, Scope, ensure_exists
+from core.auth.lockout import is_locked
+from core.identity.passwords import PasswordHasher
+from core.models import (
+    ADMIN,
+    BUYER,
+    ApiClient,
+    ApiClientAssignment,
+    Buyer,
+    SecurityProfile,
+    SecurityProfileAssignment,
+    User,
+)
+from core.platform.clock import Clock
+from core.platform.errors import DomainError, InvalidRequest, UsernameTaken
+from core.platform.ids import new_client_id
+
+
+class ApiClientStore(CollectionStore[ApiClient]):
+    model = ApiClient
+    object_type = "ApiClient"
+    search_columns = (ApiClient.id, ApiClient.app_name)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": ApiClient.id,
+        "AppName": ApiClient.app_name,
+        "CreatedAt": ApiClient.created_at,
+    }
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+
+    def generate_id(self) -> str:
+        return new_client_id()
+
+    def apply(self, session: Session, row: ApiClient, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "client_secret" in fields:
+            # An explicit null removes the secret; omitted keeps the stored one.
+            secret = fields.pop("client_secret")
+            row.client_secret_hash = self.hasher.hash(secret) if secret else None
+        super().apply(session, row, fields)
+
+
+class BuyerStore(CollectionStore[Buyer]):
+    model = Buyer
+    object_type = "Buyer"
+    search_columns = (Buyer.id, Buyer.name)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": Buyer.id,
+        "Name": Buyer.name,
+        "CreatedAt": Buyer.created_at,
+    }
+
+
+def find_user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+class UserStore(CollectionStore[User]):
+    """Admin users, or one buyer's users (``scope`` holds ``buyer_id``)."""
+
+    model = User
+    object_type = "User"
+    search_columns = (User.id, User.username, User.email, User.first_name, User.last_name)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": User.id,
+        "Username": User.username,
+        "Email": User.email,
+        "FirstName": User.first_name,
+        "LastName": User.last_name,
+        "CreatedAt": User.created_at,
+    }
+
+    def __init__(self, user_type: str, hasher: PasswordHasher, clock: Clock) -> None:
+        self.user_type = user_type
+        self.hasher = hasher
+        self.clock = clock
+
+    def scope_clauses(self, session: Session, scope: Scope) -> list[ColumnElement[bool]]:
+        if self.user_type == ADMIN:
+            return [User.user_type == ADMIN]
+        ensure_exists(session, Buyer, "Buyer", scope["buyer_id"])
+        return [User.user_type == BUYER, User.buyer_id == scope["buyer_id"]]
+
+    def new_row(self, scope: Scope) -> User:
+        return User(user_type=self.user_type, buyer_id=scope.get("buyer_id"))
+
+    def apply(self, session: Session, row: User, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "password" in fields:
+            password = fields.pop("password")
+            row.password_hash = self.hasher.hash(password) if password else None
+        super().apply(session, row, fields)
+
+    def check(self, session: Session, row: User) -> None:
+        if self._username_taken(session, row):
+            raise self._username_error(row.username)
+
+    def conflict(self, object_id: str, error: IntegrityError) -> DomainError:
+        if "uq_users_username_lower" in str(error.orig):
+            return self._username_error(None)
+        return super().conflict(object_id, error)
+
+    def _username_error(self, username: str | None) -> UsernameTaken:
+        shown = f"Username {username!r}" if username else "This username"
+        return UsernameTaken(
+            f"{shown} is already used in this marketplace.", data={"Field": "Username"}
+        )
+
+    def _username_taken(self, session: Session, row: User) -> bool:
+        taken = session.scalar(
+            select(User.id).where(
+                func.lower(User.username) == row.username.lower(), User.id != row.id
+            )
+        )
+        return taken is not None
+
+    def present(self, row: User) -> dict[str, Any]:
+        view = super().present(row)
+        view["locked"] = is_locked(row.locked, row.locked_until, self.clock.now())
+        return view
+
+    def unlock(self, session: Session, object_id: str, scope: Scope) -> User:
+        """Clear the failed-attempt counter and any lock, timed or indefinite."""
+        user = self.get(session, object_id, scope)
+        user.failed_login_attempts = 0
+        user.locked = False
+        user.locked_until = None
+        session.flush()
+        return user
+
+
+class SecurityProfileStore(CollectionStore[SecurityProfile]):
+    model = SecurityProfile
+    object_type = "SecurityProfile"
+    search_columns = (SecurityProfile.id, SecurityProfile.name)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": SecurityProfile.id,
+        "Name": SecurityProfile.name,
+        "CreatedAt": SecurityProfile.created_at,
+    }
+
+    def apply(self, session: Session, row: SecurityProfile, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "password_config" in fields:
+            # Only what was set is stored, so lockout falls back to its defaults for the rest.
+            config = fields.pop("password_config") or {}
+            row.password_config = {key: value for key, value in config.items() if value is not None}
+        super().apply(session, row, fields)
+
+
+class ApiClientAssignmentStore(AssignmentStore[ApiClientAssignment]):
+    model = ApiClientAssignment
+    keys = ("api_client_id", "buyer_id")
+    references: ClassVar[Mapping[str, tuple[type[Any], str]]] = {
+        "api_client_id": (ApiClient, "ApiClient"),
+        "buyer_id": (Buyer, "Buyer"),
+    }
+
+
+class SecurityProfileAssignmentStore(AssignmentStore[SecurityProfileAssignment]):
+    """Marketplace level (neither BuyerID nor UserID), buyer level, or user level."""
+
+    model = SecurityProfileAssignment
+    keys = ("security_profile_id", "buyer_id", "user_id")
+    references: ClassVar[Mapping[str, tuple[type[Any], str]]] = {
+        "security_profile_id": (SecurityProfile, "SecurityProfile"),
+        "buyer_id": (Buyer, "Buyer"),
+        "user_id": (User, "User"),
+    }
+
+    def check(self, session: Session, values: Mapping[str, str | None]) -> None:
+        user_id, buyer_id = values.get("user_id"), values.get("buyer_id")
+        if user_id is None:
+            return
+        user = ensure_exists(session, User, "User", user_id)
+        # A buyer user is named with its buyer, an admin user without one (OrderCloud's form).
+        if user.buyer_id != buyer_id:
+            raise InvalidRequest(
+                "UserID must be given with that user's BuyerID (and without one for an "
+                "admin user).",
+                data={"Field": "BuyerID"},
+            )

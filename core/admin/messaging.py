@@ -1,0 +1,202 @@
+"""Admin rules for message senders, delivery configs, sender assignments and deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import jinja2
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from core.admin.assignments import AssignmentStore
+from core.admin.collections import CollectionStore
+from core.models import (
+    Buyer,
+    Delivery,
+    DeliveryConfig,
+    MessageSender,
+    MessageSenderAssignment,
+    User,
+)
+from core.platform.errors import InUse, InvalidRequest
+
+# Which fields of each delivery target are secrets: stored, never returned, and kept
+# when a PUT or PATCH leaves them out.
+TARGET_SECRETS: Mapping[str, tuple[str, ...]] = {
+    "MessageSender": ("Secret",),
+    "Http": ("Secret", "CustomAuthHeaderValue"),
+    "Smtp": ("Password",),
+    "Console": (),
+}
+# Webhook targets sign every message, so they cannot work without a secret.
+_SIGNED_TARGETS = ("MessageSender", "Http")
+
+_TEMPLATE_SYNTAX = jinja2.Environment(autoescape=True)
+
+
+class MessageSenderStore(CollectionStore[MessageSender]):
+    model = MessageSender
+    object_type = "MessageSender"
+    search_columns = (MessageSender.id, MessageSender.name, MessageSender.description)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": MessageSender.id,
+        "Name": MessageSender.name,
+        "CreatedAt": MessageSender.created_at,
+    }
+
+    def apply(self, session: Session, row: MessageSender, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "template_overrides" in fields:
+            overrides = fields.pop("template_overrides") or {}
+            row.template_overrides = {
+                name: source for name, source in overrides.items() if source is not None
+            }
+        super().apply(session, row, fields)
+
+    def check(self, session: Session, row: MessageSender) -> None:
+        """Legacy form needs URL and SharedKey; the current form an existing delivery config."""
+        if row.delivery_config_id is not None:
+            if session.get(DeliveryConfig, row.delivery_config_id) is None:
+                raise InvalidRequest(
+                    f"Delivery config not found: {row.delivery_config_id}",
+                    data={"Field": "DeliveryConfigID"},
+                    error_code="MessageSenders.DeliveryConfigNotFound",
+                )
+        else:
+            if not row.url:
+                raise InvalidRequest(
+                    "URL is required when no DeliveryConfigID is given.",
+                    data={"Field": "URL"},
+                    error_code="MessageSenders.UrlRequired",
+                )
+            if not row.shared_key:
+                raise InvalidRequest(
+                    "SharedKey is required when no DeliveryConfigID is given.",
+                    data={"Field": "SharedKey"},
+                    error_code="MessageSenders.SharedKeyRequired",
+                )
+        for name, source in (row.template_overrides or {}).items():
+            try:
+                _TEMPLATE_SYNTAX.parse(source)
+            except jinja2.TemplateSyntaxError as error:
+                raise InvalidRequest(
+                    f"TemplateOverrides {name}: line {error.lineno}: {error.message}",
+                    data={"Field": f"TemplateOverrides.{name}"},
+                ) from None
+
+
+class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
+    model = DeliveryConfig
+    object_type = "DeliveryConfig"
+    search_columns = (DeliveryConfig.id, DeliveryConfig.name)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": DeliveryConfig.id,
+        "Name": DeliveryConfig.name,
+        "CreatedAt": DeliveryConfig.created_at,
+    }
+
+    def __init__(self, *, allow_console: bool) -> None:
+        self.allow_console = allow_console
+
+    def apply(self, session: Session, row: DeliveryConfig, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "delivery_targets" in fields:
+            row.delivery_targets = merge_target_secrets(
+                row.delivery_targets or {}, fields.pop("delivery_targets") or {}
+            )
+        super().apply(session, row, fields)
+
+    def check_delete(self, session: Session, row: DeliveryConfig) -> None:
+        # The foreign key would null the senders' DeliveryConfigID and leave them with
+        # nowhere to deliver; the admin re-points or deletes them first.
+        senders = session.scalars(
+            select(MessageSender.id).where(MessageSender.delivery_config_id == row.id)
+        ).all()
+        if senders:
+            raise InUse(
+                f"Message senders still deliver through {row.id}: {', '.join(senders)}",
+                data={"ObjectType": "MessageSender", "ObjectIDs": list(senders)},
+            )
+
+    def check(self, session: Session, row: DeliveryConfig) -> None:
+        targets = {
+            name: target for name, target in row.delivery_targets.items() if target is not None
+        }
+        if not targets:
+            raise InvalidRequest(
+                "DeliveryTargets needs at least one target.",
+                data={"Field": "DeliveryTargets"},
+                error_code="DeliveryConfig.TargetRequired",
+            )
+        if "Console" in targets and not self.allow_console:
+            raise InvalidRequest(
+                "The Console target prints messages and is accepted in dev mode only.",
+                data={"Field": "DeliveryTargets.Console"},
+                error_code="DeliveryConfig.ConsoleTargetNotAllowed",
+            )
+        for name in _SIGNED_TARGETS:
+            if name in targets and not targets[name].get("Secret"):
+                raise InvalidRequest(
+                    f"DeliveryTargets.{name}.Secret is required: webhooks are signed with it.",
+                    data={"Field": f"DeliveryTargets.{name}.Secret"},
+                    error_code="DeliveryConfig.SecretRequired",
+                )
+
+
+def merge_target_secrets(stored: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
+    """The incoming targets, with each secret they leave out (or null) taken from storage."""
+    merged: dict[str, Any] = {}
+    for name, given in incoming.items():
+        if given is None:
+            continue
+        target = dict(given)
+        previous = stored.get(name) or {}
+        for secret in TARGET_SECRETS.get(name, ()):
+            if target.get(secret) is None and previous.get(secret) is not None:
+                target[secret] = previous[secret]
+        merged[name] = target
+    return merged
+
+
+class DeliveryStore(CollectionStore[Delivery]):
+    """Read-only: what happened to each message. Rows hold no code, so none can leak."""
+
+    model = Delivery
+    object_type = "Delivery"
+    search_columns = (Delivery.id, Delivery.sender_id, Delivery.request_id)
+    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+        "ID": Delivery.id,
+        "CreatedAt": Delivery.created_at,
+        "UpdatedAt": Delivery.updated_at,
+        "Status": Delivery.status,
+        "Attempts": Delivery.attempts,
+    }
+
+    def filter_clauses(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if filters.get("status") is not None:
+            clauses.append(Delivery.status == filters["status"])
+        if filters.get("sender") is not None:
+            clauses.append(Delivery.sender_id == filters["sender"])
+        if filters.get("username") is not None:
+            users = select(User.id).where(
+                func.lower(User.username) == str(filters["username"]).lower()
+            )
+            clauses.append(Delivery.user_id.in_(users))
+        if filters.get("created_from") is not None:
+            clauses.append(Delivery.created_at >= filters["created_from"])
+        if filters.get("created_to") is not None:
+            clauses.append(Delivery.created_at < filters["created_to"])
+        return clauses
+
+
+class MessageSenderAssignmentStore(AssignmentStore[MessageSenderAssignment]):
+    """Marketplace level when BuyerID is null, otherwise that buyer's users."""
+
+    model = MessageSenderAssignment
+    keys = ("message_sender_id", "buyer_id")
+    references: ClassVar[Mapping[str, tuple[type[Any], str]]] = {
+        "message_sender_id": (MessageSender, "MessageSender"),
+        "buyer_id": (Buyer, "Buyer"),
+    }

@@ -1,0 +1,5 @@
+"""The token handler's domain.
+
+Grants, signed access tokens, refresh tokens, OTP login, lockout and the audit trail of
+attempts.
+"""

@@ -1,0 +1,334 @@
+"""Delivering one OTP message through one sender target, for any channel.
+
+The channel (webhook, email, console) only sends; this module does the rest the same way
+for all of them: it locks the delivery row, skips rows that are no longer pending, marks
+expired OTPs ``expired`` without an attempt, derives the code, renders the message, and
+records the outcome (never the code, never a key, never a receiver's answer body).
+A transient failure is retried with exponential backoff and jitter, honouring
+``Retry-After``, but never scheduled past the OTP's expiry (invariant 8).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.delivery.locales import recipient_locale
+from core.delivery.targets import target_settings
+from core.delivery.templates import (
+    OTP_TEMPLATE_FOLDER,
+    MessageRenderer,
+    RenderedMessage,
+    TemplateRenderError,
+)
+from core.models import (
+    DELIVERED,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    ApiClient,
+    Base,
+    Delivery,
+    DeliveryConfig,
+    MessageSender,
+    OneTimePassword,
+    User,
+)
+from core.otp.codes import derive_code
+from core.platform.clock import Clock
+from core.platform.db import transaction
+from core.platform.settings import Settings
+
+SKIPPED = "skipped"
+RETRY = "retry"
+_MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class OtpMessage:
+    """Everything a channel needs to send one OTP; holds the code, so it is never logged."""
+
+    delivery_id: str
+    request_id: str
+    target: str
+    target_settings: dict[str, Any]
+    sender: MessageSender
+    user: User
+    client_id: str
+    code: str
+    expires_at: datetime
+    message: RenderedMessage
+    environment: str
+
+    def __repr__(self) -> str:  # keeps the code out of tracebacks and debug output
+        return f"OtpMessage(delivery_id={self.delivery_id!r}, target={self.target!r})"
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one send attempt came to, as a channel reports it."""
+
+    succeeded: bool
+    retryable: bool = False
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from the receiver's Retry-After
+
+    @classmethod
+    def sent(cls, status_code: int | None = None) -> AttemptResult:
+        return cls(succeeded=True, status_code=status_code)
+
+    @classmethod
+    def permanent(cls, error: str, status_code: int | None = None) -> AttemptResult:
+        return cls(succeeded=False, status_code=status_code, error=error)
+
+    @classmethod
+    def transient(
+        cls, error: str, status_code: int | None = None, retry_after: float | None = None
+    ) -> AttemptResult:
+        return cls(
+            succeeded=False,
+            retryable=True,
+            status_code=status_code,
+            error=error,
+            retry_after=retry_after,
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """``status`` is the row's new status, ``skipped``, or ``retry`` after ``retry_in_ms``.
+
+    ``seconds_since_issued``: for a ``delivered`` one, the time from the fan-out creating
+    the delivery row (it issued the OTP) to the receiver's accepting answer.
+    """
+
+    status: str
+    retry_in_ms: int | None = None
+    seconds_since_issued: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: 1 s, 2 s, 4 s ... up to a minute, each times 1 to 1.5 (jitter)."""
+
+    min_backoff_ms: int = 1000
+    max_backoff_ms: int = 60_000
+
+    def delay_ms(self, attempts: int, retry_after: float | None = None) -> int:
+        """The wait before attempt ``attempts + 1``; at least the receiver's Retry-After."""
+        base = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** max(attempts - 1, 0))
+        jittered = int(base * random.uniform(1.0, 1.5))  # noqa: S311 - jitter spreads load; it guards no secret
+        if retry_after is not None:
+            jittered = max(jittered, math.ceil(retry_after * 1000))
+        return jittered
+
+
+Send = Callable[[OtpMessage], AttemptResult]
+# A delivery row with its context; outer-joined, so all but the delivery may be None.
+_Loaded = tuple[Delivery, OneTimePassword, User, MessageSender, DeliveryConfig, str]
+
+
+def deliver_otp(
+    sessions: sessionmaker[Session],
+    delivery_id: str,
+    *,
+    send: Send,
+    settings: Settings,
+    clock: Clock,
+    renderer: MessageRenderer,
+    retry_policy: RetryPolicy,
+) -> DeliveryOutcome:
+    """Make one attempt at a delivery and record what happened: two statements."""
+    with transaction(sessions) as session:
+        loaded = session.execute(_WITH_CONTEXT, {"delivery_id": delivery_id}).first()
+        if loaded is None or loaded.Delivery.status != PENDING:
+            return DeliveryOutcome(SKIPPED)
+        row = _LockedRow(session, loaded.Delivery)
+        otp = loaded.OneTimePassword
+        now = clock.now()
+        if otp is None or otp.expires_at <= now:
+            return row.finish(EXPIRED, now, error="the OTP expired before delivery")
+        if otp.used_at is not None:
+            return row.finish(EXPIRED, now, error="the OTP was used before delivery")
+        prepared = _prepare(loaded, settings=settings, now=now, renderer=renderer)
+        if isinstance(prepared, str):
+            return row.finish(FAILED, now, error=prepared)
+        result = send(prepared)
+        return _record(row, otp, result, clock.now(), retry_policy)
+
+
+# The delivery row, locked, with all a send needs: OTP, user, sender, config, app name.
+# SKIP LOCKED: a duplicate message for a row another worker is sending right now finds
+# nothing and does nothing; that worker records the outcome. Outer joins: a row whose
+# OTP, user or sender is gone is still found, and fails or expires for that reason.
+# Built once: building and keying a statement costs more CPU than running it.
+_WITH_CONTEXT: Select[*_Loaded] = (
+    select(Delivery, OneTimePassword, User, MessageSender, DeliveryConfig, ApiClient.app_name)
+    .outerjoin(OneTimePassword, OneTimePassword.id == Delivery.otp_id)
+    .outerjoin(User, User.id == Delivery.user_id)
+    .outerjoin(MessageSender, MessageSender.id == Delivery.sender_id)
+    .outerjoin(DeliveryConfig, DeliveryConfig.id == MessageSender.delivery_config_id)
+    .outerjoin(ApiClient, ApiClient.id == Delivery.client_id)
+    .where(Delivery.id == bindparam("delivery_id"))
+    .with_for_update(of=Delivery, skip_locked=True)
+)
+# An attempt's outcome, in one UPDATE of the locked row: a Core statement, because the
+# ORM's unit of work (or its bulk UPDATE) costs more CPU than the statement itself. The
+# SET clause comes from the parameters' column names.
+_SAVE_OUTCOME = update(Base.metadata.tables[Delivery.__tablename__]).where(
+    Delivery.id == bindparam("delivery_id")
+)
+
+
+@dataclass(frozen=True)
+class _LockedRow:
+    """The delivery row this transaction locked, and how its outcome is written."""
+
+    session: Session
+    delivery: Delivery
+
+    def finish(
+        self,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None,
+        attempt: AttemptResult | None = None,
+    ) -> DeliveryOutcome:
+        self.save(status, now, error=error, attempt=attempt)
+        return DeliveryOutcome(status)
+
+    def save(
+        self,
+        status: str,
+        now: datetime,
+        *,
+        error: str | None,
+        attempt: AttemptResult | None = None,
+    ) -> None:
+        """The new status and error; an ``attempt`` also counts and leaves its status code."""
+        delivery = self.delivery
+        parameters = {
+            "delivery_id": delivery.id,
+            "status": status,
+            "attempts": delivery.attempts + (attempt is not None),
+            "last_error": error,
+            "last_status_code": (
+                attempt.status_code if attempt is not None else delivery.last_status_code
+            ),
+            "delivered_at": now if status == DELIVERED else None,
+            "updated_at": now,
+        }
+        self.session.connection().execute(_SAVE_OUTCOME, parameters)  # Core: no ORM layer
+
+
+def _prepare(
+    loaded: Row[*_Loaded], *, settings: Settings, now: datetime, renderer: MessageRenderer
+) -> OtpMessage | str:
+    """The message to send, or why it cannot be sent any more."""
+    delivery: Delivery = loaded.Delivery
+    otp: OneTimePassword = loaded.OneTimePassword
+    user: User | None = loaded.User
+    sender: MessageSender | None = loaded.MessageSender
+    if user is None or sender is None:
+        return "the user or the message sender no longer exists"
+    where = target_settings(sender, loaded.DeliveryConfig, delivery.target)
+    if where is None:
+        return f"the sender's {delivery.target} target is no longer configured or enabled"
+    settings.require("secret_key")
+    assert settings.secret_key is not None
+    code = derive_code(settings.secret_key, otp.nonce, settings.otp_length)
+    context = otp_template_context(
+        user=user,
+        client_id=delivery.client_id,
+        app_name=loaded.app_name or "",
+        code=code,
+        expires_at=otp.expires_at,
+        now=now,
+        environment=settings.environment,
+    )
+    try:
+        message = renderer.render(
+            OTP_TEMPLATE_FOLDER,
+            context,
+            sender.template_overrides,
+            locale=recipient_locale(user.xp),
+        )
+    except TemplateRenderError as error:
+        return f"template error in {error}"
+    return OtpMessage(
+        delivery_id=delivery.id,
+        request_id=delivery.request_id,
+        target=delivery.target,
+        target_settings=where,
+        sender=sender,
+        user=user,
+        client_id=delivery.client_id,
+        code=code,
+        expires_at=otp.expires_at,
+        message=message,
+        environment=settings.environment,
+    )
+
+
+def otp_template_context(
+    *,
+    user: User,
+    client_id: str,
+    app_name: str,
+    code: str,
+    expires_at: datetime,
+    now: datetime,
+    environment: str,
+) -> dict[str, object]:
+    """The variables the one_time_password templates (and overrides) may use."""
+    remaining = max(expires_at - now, timedelta(0))
+    return {
+        "code": code,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "client_id": client_id,
+        "app_name": app_name,
+        "expires_at": iso_utc(expires_at),
+        "expires_in_minutes": max(1, math.ceil(remaining.total_seconds() / 60)),
+        "environment": environment,
+    }
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, to the second: ``2025-05-12T10:00:00Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record(
+    row: _LockedRow,
+    otp: OneTimePassword,
+    result: AttemptResult,
+    now: datetime,
+    policy: RetryPolicy,
+) -> DeliveryOutcome:
+    if result.succeeded:
+        row.save(DELIVERED, now, error=None, attempt=result)
+        return DeliveryOutcome(
+            DELIVERED, seconds_since_issued=(now - row.delivery.created_at).total_seconds()
+        )
+    error = (result.error or "failed")[:_MAX_ERROR_LENGTH]
+    if not result.retryable:
+        return row.finish(FAILED, now, error=error, attempt=result)
+    delay = policy.delay_ms(row.delivery.attempts + 1, result.retry_after)
+    if now + timedelta(milliseconds=delay) >= otp.expires_at:
+        return row.finish(
+            EXPIRED, now, error=f"{error}; the OTP expires before a retry", attempt=result
+        )
+    row.save(PENDING, now, error=error, attempt=result)
+    return DeliveryOutcome(RETRY, retry_in_ms=delay)

@@ -1,0 +1,72 @@
+"""``otp bootstrap``: the first admin, a FullAccess profile and an admin API client."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.identity.passwords import PasswordHasher
+from core.models import (
+    ADMIN,
+    ApiClient,
+    SecurityProfile,
+    SecurityProfileAssignment,
+    User,
+)
+from core.platform.ids import new_client_id
+
+FULL_ACCESS_PROFILE_ID = "otp-bootstrap-fullaccess"
+BOOTSTRAP_CLIENT_NAME = "otp bootstrap admin client"
+
+
+def bootstrap_admin(
+    session: Session,
+    hasher: PasswordHasher,
+    *,
+    username: str,
+    password: str,
+    email: str | None = None,
+) -> str:
+    """Create (or keep) the admin user, profile and client; return the client's ID.
+
+    Running it again changes nothing but the password (so it can also rotate it).
+    """
+    profile = session.get(SecurityProfile, FULL_ACCESS_PROFILE_ID)
+    if profile is None:
+        profile = SecurityProfile(
+            id=FULL_ACCESS_PROFILE_ID, name="Full access", roles=["FullAccess"]
+        )
+        session.add(profile)
+        session.flush()
+    marketplace_assignment = session.scalar(
+        select(SecurityProfileAssignment).where(
+            SecurityProfileAssignment.security_profile_id == FULL_ACCESS_PROFILE_ID,
+            SecurityProfileAssignment.buyer_id.is_(None),
+            SecurityProfileAssignment.user_id.is_(None),
+        )
+    )
+    if marketplace_assignment is None:
+        session.add(SecurityProfileAssignment(security_profile_id=FULL_ACCESS_PROFILE_ID))
+
+    user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None:
+        user = User(id=username, user_type=ADMIN, username=username, email=email, active=True)
+        session.add(user)
+    elif email is not None:
+        user.email = email
+    if user.password_hash is None or not hasher.verify(user.password_hash, password):
+        user.password_hash = hasher.hash(password)
+
+    client = session.scalar(select(ApiClient).where(ApiClient.app_name == BOOTSTRAP_CLIENT_NAME))
+    if client is None:
+        client = ApiClient(
+            id=new_client_id(),
+            app_name=BOOTSTRAP_CLIENT_NAME,
+            allow_seller=True,
+            active=True,
+            access_token_duration=600,
+            refresh_token_duration=0,
+        )
+        session.add(client)
+    session.flush()
+    return client.id

@@ -1,0 +1,205 @@
+"""Accepting an OTP request: check the body's rules, the ClientID and the senders, publish.
+
+The api never looks at users (invariant 7, no enumeration): matching is the fan-out
+worker's job. It also never writes to the database; the two lookups it needs (is this
+ClientID active? is a OneTimePassword sender configured?) are cached in-process for
+:data:`LOOKUP_TTL`, so a change made through the admin API takes effect in every api
+process within that time.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.messaging.events import OtpRequested
+from core.messaging.publisher import EventPublisher
+from core.models import ONE_TIME_PASSWORD, ApiClient, DeliveryConfig, MessageSender
+from core.platform.clock import Clock
+from core.platform.errors import (
+    InvalidClient,
+    OtpNotConfigured,
+    ServiceUnavailable,
+    UsernameOrEmailRequired,
+)
+
+# Admin changes must show within 5 s (issue #4, the pipeline): 3 s, plus at most
+# REFRESH_GRACE while one thread reloads an expired entry, leaves room for a slow lookup.
+LOOKUP_TTL = timedelta(seconds=3)
+REFRESH_GRACE = timedelta(seconds=1)
+# Unknown ClientIDs are cached too (a flood of made-up IDs must not reach the database
+# each time), so the cache is bounded: least recently used entries go first.
+MAX_CACHED_CLIENTS = 10_000
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """A thread-safe, size-bounded map whose entries expire ``ttl`` after they were loaded.
+
+    When an entry expires, the first thread to ask reloads it; until it is done (for at
+    most ``refresh_grace``) the other threads keep the expired value instead of all going
+    to the database at once.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        ttl: timedelta,
+        max_entries: int,
+        refresh_grace: timedelta = REFRESH_GRACE,
+    ) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.refresh_grace = refresh_grace
+        self._entries: OrderedDict[K, tuple[datetime, V]] = OrderedDict()
+        self._refreshing: set[K] = set()
+        self._lock = threading.Lock()
+
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        now = self.clock.now()
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                expires_at, value = cached
+                if now < expires_at or (
+                    key in self._refreshing and now < expires_at + self.refresh_grace
+                ):
+                    self._entries.move_to_end(key)
+                    return value
+            self._refreshing.add(key)
+        # Loaded outside the lock: a slow query must not stall other keys' hits. Two
+        # threads may load the same key at once (a first load, or past the grace); both
+        # get a correct answer.
+        try:
+            value = load()
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+        with self._lock:
+            self._entries[key] = (now + self.ttl, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class OtpRequestInput:
+    """What the client sent, already type-checked by the api."""
+
+    client_id: str | None
+    username: str | None
+    email: str | None
+    client_ip: str | None = None
+    # The id the event will carry: the HTTP request's correlation id, which the service
+    # made (never the caller), so that one id follows the request to its deliveries.
+    request_id: str | None = None
+
+
+_SENDERS_KEY = "senders"
+
+
+class OtpIntake:
+    """Validates OTP requests against cached configuration and publishes ``OtpRequested``."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        publisher: EventPublisher,
+        clock: Clock,
+        *,
+        lookup_ttl: timedelta = LOOKUP_TTL,
+        max_cached_clients: int = MAX_CACHED_CLIENTS,
+    ) -> None:
+        self.sessions = sessions
+        self.publisher = publisher
+        self.clock = clock
+        self._active_clients: TtlCache[str, bool] = TtlCache(clock, lookup_ttl, max_cached_clients)
+        self._otp_configured: TtlCache[str, bool] = TtlCache(clock, lookup_ttl, 1)
+
+    def request_otp(self, request: OtpRequestInput) -> str:
+        """Accept the request and return its request id, or raise the contract's error."""
+        username = _present(request.username)
+        email = _present(request.email)
+        if username is None and email is None:
+            raise UsernameOrEmailRequired()
+        client_id = _present(request.client_id)
+        if client_id is None or not self._client_is_active(client_id):
+            raise InvalidClient()
+        if not self._otp_sender_configured():
+            raise OtpNotConfigured()
+        event = OtpRequested(
+            request_id=request.request_id or uuid.uuid4().hex,
+            client_id=client_id,
+            username=username,
+            email=email,
+            requested_at=self.clock.now(),
+            client_ip=request.client_ip,
+        )
+        self.publisher.publish_otp_requested(event)
+        return event.request_id
+
+    def _client_is_active(self, client_id: str) -> bool:
+        return self._active_clients.get_or_load(
+            client_id, lambda: self._read(lambda session: _load_client_active(session, client_id))
+        )
+
+    def _otp_sender_configured(self) -> bool:
+        return self._otp_configured.get_or_load(
+            _SENDERS_KEY, lambda: self._read(_load_otp_sender_configured)
+        )
+
+    def _read(self, query: Callable[[Session], bool]) -> bool:
+        """Run a read-only lookup; an unreachable database is a 503, not a 500."""
+        try:
+            with self.sessions() as session:
+                try:
+                    return query(session)
+                finally:
+                    session.rollback()
+        except (OperationalError, PoolTimeout):
+            # PoolTimeout: every pooled connection is busy; the client should retry.
+            raise ServiceUnavailable("database unreachable") from None
+
+
+def _present(value: str | None) -> str | None:
+    """Blank strings count as absent, as OrderCloud treats them."""
+    if value is None or not value.strip():
+        return None
+    return value
+
+
+def _load_client_active(session: Session, client_id: str) -> bool:
+    active = session.scalar(select(ApiClient.active).where(ApiClient.id == client_id))
+    return bool(active)
+
+
+def _load_otp_sender_configured(session: Session) -> bool:
+    """Some sender lists MessageType OneTimePassword and has no, or an enabled, config."""
+    rows = session.execute(
+        select(MessageSender.message_types, DeliveryConfig.enabled).outerjoin(
+            DeliveryConfig, DeliveryConfig.id == MessageSender.delivery_config_id
+        )
+    )
+    # MessageTypes is a JSON list; filtering here keeps the query portable to SQLite
+    # (dev mode), and a marketplace has a handful of senders.
+    return any(
+        ONE_TIME_PASSWORD in (message_types or []) and enabled is not False
+        for message_types, enabled in rows
+    )

@@ -1,0 +1,45 @@
+"""The README's subscriber snippet verifies what the webhook sender really signs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.delivery.webhooks import oc_hash, standard_webhook_headers
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def readme_subscriber() -> dict[str, Any]:
+    section = README.read_text().split("## For webhook subscribers", 1)[1]
+    source = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {"__name__": "readme_subscriber"}
+    exec(compile(source, "README.md", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize(
+    "key", ["plain shared key", "whsec_" + base64.b64encode(b"k" * 32).decode()]
+)
+def test_the_readme_subscriber_accepts_our_signatures_and_rejects_a_changed_body(
+    key: str,
+) -> None:
+    subscriber = readme_subscriber()
+    subscriber["SHARED_KEY"] = key
+    payload = {"EventBody": {"OneTimePassword": "48213377"}}
+    body = json.dumps(payload).encode()
+    headers = {
+        "X-oc-hash": oc_hash(key, body),
+        **standard_webhook_headers(key, "delivery-1", int(time.time()), body),
+    }
+
+    assert subscriber["verify"](body, headers) == payload
+    with pytest.raises(ValueError, match="X-oc-hash"):
+        subscriber["verify"](body + b" ", headers)
+    with pytest.raises(ValueError, match="webhook-signature"):
+        subscriber["verify"](body, {**headers, "webhook-id": "another-id"})
