@@ -32,7 +32,7 @@ test: lint typecheck ## lint, type-check, then the whole test suite on real Post
 reliability: $(STAMP) ## only the reliability suite (faults, races, fuzzing, leaks) at CI size
 	$(VENV)/bin/pytest -m reliability tests/reliability
 
-reliability-full: $(STAMP) ## the reliability suite at the issue's full counts; figures to tests/reliability/last-run.json
+reliability-full: $(STAMP) ## the reliability suite at its full counts; figures to tests/reliability/last-run.json
 	OTP_RELIABILITY_FULL=1 OTP_RELIABILITY_FIGURES=tests/reliability/last-run.json \
 		$(VENV)/bin/pytest -m reliability tests/reliability -o timeout=1800
 

@@ -1,6 +1,6 @@
 """``otp dev --demo``: seed a tiny marketplace and print the curl commands that use it.
 
-The seed is idempotent (fixed IDs; rows that exist are left alone), so ``otp dev --demo``
+Seeding is idempotent (fixed IDs; rows that exist are left alone), so ``otp dev --demo``
 can be restarted on the same dev folder. Codes reach the developer through the console
 sender, which dev mode prints on standard output.
 """

@@ -1,4 +1,4 @@
-"""``otp``: one entry point for every deployable and operation (OPERATIONS.md)."""
+"""``otp``: one entry point for every deployable and operation (docs/operations.md)."""
 
 from __future__ import annotations
 

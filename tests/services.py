@@ -34,7 +34,7 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
-# This project's machines run both services locally (OPERATIONS.md); a bare `make test` there
+# This project's machines run both services locally (docs/testing.md); a bare `make test` there
 # uses them, as `.ci/run` does, without any variable set.
 LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LOCAL_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"

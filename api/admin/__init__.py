@@ -1,4 +1,4 @@
-"""The admin resources of API.md, registered on the api app."""
+"""The admin resources of docs/admin-api.md, registered on the api app."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Message senders, delivery configs and deliveries: schemas and rules (API.md)."""
+"""Message senders, delivery configs and deliveries: schemas and rules (docs/admin-api.md)."""
 
 from __future__ import annotations
 

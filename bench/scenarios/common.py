@@ -1,4 +1,4 @@
-"""What every scenario shares: the stack, the seeded marketplace, the servers, measuring."""
+"""What every scenario shares: the stack, a seeded marketplace, the servers, measuring."""
 
 from __future__ import annotations
 

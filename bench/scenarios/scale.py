@@ -366,7 +366,7 @@ def _passes_note(comparison: Comparison) -> str:
 
 
 def _checkpoint(ctx: Context) -> None:
-    """Write the seeded pages out now, not in a checkpoint during the passes (when the
+    """Write out the pages just seeded now, not in a checkpoint during the passes (when the
     bench's database role may do so)."""
     with contextlib.suppress(psycopg.errors.InsufficientPrivilege), ctx.stack.connect() as db:
         db.execute("CHECKPOINT")

@@ -1,4 +1,6 @@
-"""Account lockout (API.md): every failed attempt counts, atomically, in one SQL statement.
+"""Account lockout: every failed attempt counts, atomically, in one SQL statement.
+
+The contract is docs/http-api.md "Lockout".
 
 Each failed password or OTP attempt for an existing user increments
 ``failed_login_attempts`` with one conditional ``UPDATE ... RETURNING``; concurrent

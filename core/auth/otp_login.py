@@ -1,4 +1,4 @@
-"""Signing in with a one-time password (ARCHITECTURE.md invariant 5).
+"""Signing in with a one-time password (invariant 5 in docs/architecture.md).
 
 What the user typed is hashed with the user and client it was requested for, so an OTP
 issued for client A never matches on client B. Consuming it is one conditional UPDATE

@@ -5,7 +5,7 @@ for all of them: it locks the delivery row, skips rows that are no longer pendin
 expired OTPs ``expired`` without an attempt, derives the code, renders the message, and
 records the outcome (never the code, never a key, never a receiver's answer body).
 A transient failure is retried with exponential backoff and jitter, honouring
-``Retry-After``, but never scheduled past the OTP's expiry (invariant 8).
+``Retry-After``, but never scheduled past the OTP's expiry (invariant 8 in docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where a message sender delivers (API.md): its targets, their channels and queues."""
+"""Where a message sender delivers (docs/admin-api.md): its targets, their channels and queues."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The webhook a OneTimePassword sender receives (API.md "Message to a webhook sender").
+"""The webhook a OneTimePassword sender receives (docs/webhooks.md).
 
 Payload and signatures are built here; the HTTP call itself sits behind
 :class:`WebhookTransport` (``workers/senders/webhook.py`` is the real one).
@@ -82,7 +82,7 @@ def build_webhook_request(message: OtpMessage, *, timestamp: int) -> WebhookRequ
 
 
 def webhook_payload(message: OtpMessage) -> dict[str, Any]:
-    """The JSON body of API.md, field for field."""
+    """The JSON body of docs/webhooks.md, field for field."""
     user = message.user
     return {
         "OcLogIdHeader": message.request_id,

@@ -18,7 +18,7 @@ from core.models import BUYER, SecurityProfileAssignment, User
 
 FULL_ACCESS = "FullAccess"
 
-# OrderCloud's ApiRole names this service knows (API.md). FullAccess implies each of
+# OrderCloud's ApiRole names this service knows (docs/admin-api.md). FullAccess implies each of
 # them when requested by scope; custom roles are granted only when a profile holds them.
 API_ROLES = frozenset(
     {

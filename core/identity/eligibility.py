@@ -1,4 +1,7 @@
-"""Which users may use which API client (API.md): one rule for token grants and fan-out."""
+"""Which users may use which API client: one rule for token grants and fan-out.
+
+The contract is docs/http-api.md "Matching".
+"""
 
 from __future__ import annotations
 

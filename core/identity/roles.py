@@ -4,7 +4,7 @@ from __future__ import annotations
 
 FULL_ACCESS = "FullAccess"
 
-# OrderCloud's ApiRole names (the ones API.md uses plus the rest of OrderCloud's list,
+# OrderCloud's ApiRole names (the ones docs/admin-api.md uses plus the rest of OrderCloud's list,
 # so security profiles copied from an OrderCloud marketplace validate unchanged).
 API_ROLES: frozenset[str] = frozenset(
     {

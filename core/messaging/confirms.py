@@ -5,7 +5,7 @@ that message only. The I/O thread writes whatever is waiting in one go and settl
 message an ack covers (RabbitMQ acks with ``multiple=True`` under load), so the framing
 and polling cost of a publish is shared, and request threads never block on the socket
 (or on each other's confirms). :meth:`PipelinedPublisher.publish` returns only once
-RabbitMQ confirmed the persistent message (invariant 2 of ARCHITECTURE.md) and raises
+RabbitMQ confirmed the persistent message (invariant 2 in docs/architecture.md) and raises
 :class:`PublishFailed` otherwise.
 
 The connection opens on the first publish, after a gunicorn worker forked, and again on

@@ -1,7 +1,7 @@
 """Publishing events to the workers, behind a small interface.
 
 The api publishes by queue and actor name (``core.messaging.events.ISSUE_OTPS_ACTOR``), never by
-importing actors. Invariant 2 of ARCHITECTURE.md: a publish returns only once RabbitMQ
+importing actors. Invariant 2 of docs/architecture.md: a publish returns only once RabbitMQ
 confirmed the persistent message (``ConfirmingRabbitmqBroker.enqueue_confirmed``, one
 pipelined connection per process; dramatiq's ``enqueue`` on the dev StubBroker); every
 broker failure becomes :class:`~core.platform.errors.ServiceUnavailable`.

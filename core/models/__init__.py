@@ -1,4 +1,4 @@
-"""SQLAlchemy models for every table of ARCHITECTURE.md."""
+"""SQLAlchemy models for every table of docs/architecture.md."""
 
 from core.models.base import Base, utcnow
 from core.models.identity import (

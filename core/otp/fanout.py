@@ -1,8 +1,9 @@
 """Fan-out of an OTP request: matching users, throttling, OTP and delivery rows.
 
-The seed's matching rules (API.md "Matching") decide who gets a code; each recipient gets
+The matching rules (docs/http-api.md "Matching") decide who gets a code; each recipient gets
 one OTP row and one delivery row per applicable sender target, all in one transaction.
-Follow-up messages are published only after that transaction committed (invariant 4).
+Follow-up messages are published only after that transaction committed (invariant 4 in
+docs/architecture.md).
 
 A fan-out is four statements: lock the matching users, count their recent OTPs (and look
 for this request's), insert the OTP rows, insert the delivery rows. The API client and
@@ -186,7 +187,7 @@ class _Recipient:
 def _lock_matching_users(
     connection: Connection, client: ClientRules, event: OtpRequested
 ) -> list[_Recipient]:
-    """Active users allowed on the client that the request names (API.md "Matching").
+    """Active users allowed on the client that the request names (docs/http-api.md "Matching").
 
     The rows are locked so that concurrent requests for one user count the throttle
     one after the other (the count is the next statement, so it sees what they committed).
@@ -215,7 +216,7 @@ def _matching_query(
         username = bindparam("username", type_=String)
         query = query.where(func.lower(User.username) == func.lower(username))
     if by_email:
-        # With both given, this is the seed's rule: that username's email must equal Email.
+        # With both given, this is the documented rule: that username's email must equal Email.
         email = bindparam("email", type_=String)
         query = query.where(func.lower(User.email) == func.lower(email))
     return query.order_by(User.id).with_for_update(of=User)

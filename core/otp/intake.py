@@ -1,10 +1,10 @@
 """Accepting an OTP request: check the body's rules, the ClientID and the senders, publish.
 
-The api never looks at users (invariant 7, no enumeration): matching is the fan-out
-worker's job. It also never writes to the database; the two lookups it needs (is this
-ClientID active? is a OneTimePassword sender configured?) are cached in-process for
-:data:`LOOKUP_TTL`, so a change made through the admin API takes effect in every api
-process within that time.
+The api never looks at users (invariant 7 in docs/architecture.md, no enumeration):
+matching is the fan-out worker's job. It also never writes to the database; the two
+lookups it needs (is this ClientID active? is a OneTimePassword sender configured?) are
+cached in-process for :data:`LOOKUP_TTL`, so a change made through the admin API takes
+effect in every api process within that time.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from core.platform.errors import (
     UsernameOrEmailRequired,
 )
 
-# Admin changes must show within 5 s (issue #4, the pipeline): 3 s, plus at most
+# Admin changes must show within 5 s (docs/admin-api.md): 3 s, plus at most
 # REFRESH_GRACE while one thread reloads an expired entry, leaves room for a slow lookup.
 LOOKUP_TTL = timedelta(seconds=3)
 REFRESH_GRACE = timedelta(seconds=1)

@@ -1,6 +1,6 @@
 """Per-client-IP request limit for the public OTP endpoint (``OTP_IP_RATE_LIMIT``).
 
-Each api process counts on its own (API.md: "per api process"), so N processes allow up
+Each api process counts on its own (docs/http-api.md: "per api process"), so N processes allow up
 to N times the limit; the per-user throttle in the fan-out worker is the real bound on
 messages. Memory is bounded: at most ``max_tracked_ips`` addresses are remembered, the
 least recently seen are forgotten first.

@@ -1,4 +1,4 @@
-"""``otp purge``: nothing outlives its use (ARCHITECTURE.md invariant 8).
+"""``otp purge``: nothing outlives its use (invariant 8 in docs/architecture.md).
 
 Three sweeps, each in small batches with a commit per batch, so a table of millions of
 rows is never held under one long lock and a concurrent token request or delivery waits

@@ -1,4 +1,7 @@
-"""Which sender targets an issued OTP is delivered through (API.md senders and configs)."""
+"""Which sender targets an issued OTP is delivered through.
+
+Senders and delivery configs as docs/admin-api.md describes them.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /v1/password/onetimepassword: every row of API.md's table, on real PostgreSQL and
+"""POST /v1/password/onetimepassword: every row of docs/http-api.md's table, on real PostgreSQL and
 RabbitMQ (the session's own vhost)."""
 
 from __future__ import annotations

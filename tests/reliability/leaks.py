@@ -1,6 +1,6 @@
 """Search everything the service keeps for issued OTP codes: tables, queues, logs.
 
-Invariant 1 of ARCHITECTURE.md: the plaintext code exists only in the delivered message.
+Invariant 1 of docs/architecture.md: the plaintext code exists only in the delivered message.
 A code is looked for as a standalone run of digits in text (so the digits inside a longer
 number, say a timestamp, do not count), and as its ASCII bytes anywhere in binary
 columns and broker message bodies.

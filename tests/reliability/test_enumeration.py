@@ -10,7 +10,7 @@ from tests.reliability.conftest import Rig
 from tests.reliability.load import Answer, Load, otp_request
 from tests.reliability.scale import scaled
 
-# The issue asks for 1,000 a case. Medians are recorded, never asserted: tests do not time.
+# The full suite runs 1,000 a case. Medians are recorded, never asserted: tests do not time.
 REPEATS = scaled(full=1000, ci=200)
 
 

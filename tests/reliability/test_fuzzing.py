@@ -3,7 +3,7 @@
 In-process (WSGI) on the real PostgreSQL and RabbitMQ of the test session, with a
 FullAccess bearer token so the admin routes are exercised past authentication. CI runs
 10 cases per operation (tests/reliability/scale.py); ``make reliability-full`` runs
-the issue's 500 and its figures are in tests/reliability/README.md.
+the full 500 and its figures are in tests/reliability/README.md.
 """
 
 from __future__ import annotations

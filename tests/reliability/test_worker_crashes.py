@@ -13,7 +13,7 @@ from tests.reliability.load import Load, otp_request
 from tests.reliability.observe import delivery_statuses, otps_per_username
 from tests.reliability.scale import scaled
 
-# The issue asks for 2,000; CI runs fewer (tests/reliability/scale.py).
+# The full suite runs 2,000; CI runs fewer (tests/reliability/scale.py).
 REQUESTS = scaled(full=2000, ci=600)
 KILL_EVERY_SECONDS = 1.5
 DELIVERY_TIMEOUT = 240.0

@@ -1,4 +1,7 @@
-"""Invariant 1: after a full flow the code is in the delivered webhook and nowhere else."""
+"""After a full flow the code is in the delivered webhook and nowhere else.
+
+Invariant 1 of docs/architecture.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fan-out worker applies the seed's matching rules and the throttle (API.md)."""
+"""The fan-out worker applies the matching rules and the throttle (docs/http-api.md)."""
 
 from __future__ import annotations
 

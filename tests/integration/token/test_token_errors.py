@@ -1,4 +1,7 @@
-"""Every row of API.md's token error table, and malformed input, answer the contract's body."""
+"""Every row of the token error table, and malformed input, answer the contract's body.
+
+The table is in docs/http-api.md.
+"""
 
 from __future__ import annotations
 
