@@ -16,15 +16,15 @@ from typing import Any, TextIO
 import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
+from core.delivery.channels.console import ConsoleSender
+from core.delivery.channels.email import SmtpEmailSender
+from core.delivery.channels.webhook import HttpxWebhookTransport
 from core.delivery.mail import EmailSender
 from core.delivery.service import RetryPolicy
 from core.delivery.templates import MessageRenderer
 from core.otp.fanout_lookups import FanOutLookups
 from core.platform.runtime import Runtime
 from workers.observability import install_worker_metrics
-from workers.senders.console import ConsoleSender
-from workers.senders.email import SmtpEmailSender
-from workers.senders.webhook import HttpxWebhookTransport
 
 # The fan-out retries unexpected failures (database briefly away) this many times.
 FAN_OUT_MAX_RETRIES = 20

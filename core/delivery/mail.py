@@ -1,6 +1,6 @@
 """Email as data: the SMTP target, the MIME message, and what an SMTP answer means.
 
-No I/O here. ``workers/senders/email.py`` opens the connection; this module decides what
+No I/O here. ``core/delivery/channels/email.py`` opens the connection; this module decides what
 is sent and how an outcome is classified, so both are unit-testable and the delivery
 service can record a :class:`SendResult` without knowing SMTP.
 """

@@ -1,7 +1,7 @@
 """The webhook a OneTimePassword sender receives (docs/webhooks.md).
 
 Payload and signatures are built here; the HTTP call itself sits behind
-:class:`WebhookTransport` (``workers/senders/webhook.py`` is the real one).
+:class:`WebhookTransport` (``core/delivery/channels/webhook.py`` is the real one).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from core.delivery.channels.webhook import HttpxWebhookTransport
 from core.delivery.service import SKIPPED, AttemptResult, DeliveryOutcome, OtpMessage, deliver_otp
 from core.delivery.templates import MessageRenderer
 from core.delivery.webhooks import send_webhook
@@ -25,7 +26,6 @@ from tests.factories import (
     make_webhook_sender,
 )
 from tests.integration.pipeline.conftest import TEST_RETRY_POLICY
-from workers.senders.webhook import HttpxWebhookTransport
 
 
 class RecordingSend:

@@ -12,12 +12,12 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from core.delivery.channels.email import RecordingEmailSender, SmtpEmailSender
 from core.delivery.mail import EmailContent, Outcome, SendResult, parse_smtp_target, send_email
 from core.platform.clock import FrozenClock
 from tests.integration.mail.conftest import SMTP_LOGIN, SMTP_PASSWORD
 from tests.processes import free_port
 from tests.smtp import SelfSignedCertificate, SmtpSink
-from workers.senders.email import RecordingEmailSender, SmtpEmailSender
 
 CODE = "48213907"
 CONTENT = EmailContent(

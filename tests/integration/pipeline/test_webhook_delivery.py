@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
+from core.delivery.channels.webhook import HttpxWebhookTransport
 from core.delivery.service import RETRY, deliver_otp
 from core.delivery.templates import MessageRenderer
 from core.delivery.webhooks import send_webhook
@@ -32,7 +33,6 @@ from tests.integration.pipeline.conftest import (
 )
 from tests.processes import free_port
 from tests.webhook_receiver import WebhookReceiver
-from workers.senders.webhook import HttpxWebhookTransport
 
 WHSEC_KEY = "whsec_" + base64.b64encode(b"a-32-byte-standard-webhooks-key!").decode()
 

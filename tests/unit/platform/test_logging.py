@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.delivery.channels.webhook import HttpxWebhookTransport
 from core.platform.correlation import (
     bind_correlation_id,
     is_valid_correlation_id,
@@ -26,7 +27,6 @@ from core.platform.logging import (
 )
 from core.platform.settings import LogFormat
 from tests.webhook_receiver import WebhookReceiver
-from workers.senders.webhook import HttpxWebhookTransport
 
 
 class CapturedLog:

@@ -1,0 +1,1 @@
+"""Delivery channels: each sends one rendered OTP message and reports how it went."""

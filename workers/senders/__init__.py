@@ -1,1 +1,0 @@
-"""Channel senders: each sends one rendered OTP message and reports how it went."""
