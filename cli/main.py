@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from core.messaging.broker import ALL_QUEUES
+from core.messaging.routes import ALL_QUEUES
 from core.platform.errors import ServiceUnavailable, SettingsError
 from core.platform.settings import Settings, load_settings
 

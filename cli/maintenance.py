@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from core.messaging.broker import ALL_QUEUES
+from core.messaging.routes import ALL_QUEUES
 from core.otp.purge import DEFAULT_BATCH_SIZE, purge_expired
 from core.platform.clock import Clock, SystemClock
 from core.platform.db import check_database, make_engine

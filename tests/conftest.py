@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import migrations
 from api import create_app
-from core.messaging.broker import ALL_QUEUES
+from core.messaging.routes import ALL_QUEUES
 from core.models import Base
 from core.platform.db import make_engine
 from core.platform.runtime import Runtime

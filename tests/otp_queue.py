@@ -9,7 +9,7 @@ import dramatiq
 import pika
 import pika.exceptions
 
-from core.messaging.broker import REQUESTS_QUEUE
+from core.messaging.routes import REQUESTS_QUEUE
 
 
 @dataclass(frozen=True)

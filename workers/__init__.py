@@ -1,1 +1,1 @@
-"""Dramatiq workers: the fan-out and delivery actors and the senders they use."""
+"""Dramatiq workers: the process setup and the thin actors that call ``core`` services."""

@@ -23,7 +23,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from core.messaging.broker import REQUESTS_QUEUE
+from core.messaging.routes import REQUESTS_QUEUE
+from core.platform.clock import iso_utc
 from core.platform.errors import ServiceUnavailable
 
 DEAD_LETTER_SUFFIX = ".XQ"
@@ -282,4 +283,4 @@ def _iso_from_millis(value: Any) -> str | None:
 def _iso(value: Any) -> str | None:
     if not isinstance(value, datetime):
         return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(value)

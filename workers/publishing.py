@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import dramatiq
 
-from core.delivery.targets import ROUTES
 from core.messaging.broker import confirmed_enqueue
+from core.messaging.routes import DELIVERY_ROUTES
 from core.otp.fanout import PendingDelivery
 
 
 class BrokerDeliveryPublisher:
-    """Sends each delivery to its channel's queue and actor (core.delivery.targets.ROUTES).
+    """Sends each delivery to its channel's route (``core.messaging.routes``).
 
     On RabbitMQ the publish goes over the process's pipelined confirmed connection (as
     the api's does): one I/O thread for every actor thread, each waiting for its own
@@ -25,13 +25,4 @@ class BrokerDeliveryPublisher:
 
     def publish(self, deliveries: Sequence[PendingDelivery]) -> None:
         for delivery in deliveries:
-            route = ROUTES[delivery.channel]
-            self._enqueue(
-                dramatiq.Message(
-                    queue_name=route.queue_name,
-                    actor_name=route.actor_name,
-                    args=(delivery.id,),
-                    kwargs={},
-                    options={},
-                )
-            )
+            self._enqueue(DELIVERY_ROUTES[delivery.channel].message(delivery.id))

@@ -1,13 +1,12 @@
 """Building a worker process: broker, middleware, the actors' shared context.
 
 Nothing here runs at import time. :func:`setup_workers` configures the broker built from
-settings, makes it the global broker, and only then imports and declares the actors, so
-every actor binds to this broker (the dramatiq CLI, ``otp dev`` and tests alike).
+settings, makes it the global broker, and only then declares the actors on it, so every
+actor binds to this broker (the dramatiq CLI, ``otp dev`` and tests alike).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,15 +15,18 @@ from typing import Any, TextIO
 import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
-from core.delivery.channels.console import ConsoleSender
-from core.delivery.channels.email import SmtpEmailSender
-from core.delivery.channels.webhook import HttpxWebhookTransport
-from core.delivery.mail import EmailSender
+from core.delivery.attempts import Channel
+from core.delivery.channels.console import ConsoleChannel
+from core.delivery.channels.email import EmailChannel
+from core.delivery.channels.webhook import WebhookChannel
 from core.delivery.service import RetryPolicy
 from core.delivery.templates import MessageRenderer
+from core.messaging.routes import CONSOLE, EMAIL, WEBHOOK
 from core.otp.fanout_lookups import FanOutLookups
 from core.platform.runtime import Runtime
+from workers.actors import declare_actors
 from workers.observability import install_worker_metrics
+from workers.publishing import BrokerDeliveryPublisher
 
 # The fan-out retries unexpected failures (database briefly away) this many times.
 FAN_OUT_MAX_RETRIES = 20
@@ -35,30 +37,35 @@ AGE_LIMIT_LIFETIMES = 2
 
 @dataclass
 class WorkerContext:
-    """What the actors of one process share: runtime, senders, renderer, retry policy,
-    and the fan-out's cached lookups of clients and senders."""
+    """What the actors of one process share: runtime, renderer, retry policy, the channels
+    deliveries are sent through (by name, as in ``core.messaging.routes``), the publisher of
+    delivery messages, and the fan-out's cached lookups of clients and senders."""
 
     runtime: Runtime
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     renderer: MessageRenderer = field(default_factory=MessageRenderer)
     console: TextIO | None = None
-    email_sender: EmailSender = field(default_factory=SmtpEmailSender)
-    webhook_transport: HttpxWebhookTransport = field(init=False)
-    console_sender: ConsoleSender = field(init=False)
+    channels: dict[str, Channel] = field(init=False)
+    publisher: BrokerDeliveryPublisher = field(init=False)
     lookups: FanOutLookups = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings
+        self.channels = {
+            WEBHOOK: WebhookChannel(settings.webhook_timeout, self.runtime.clock),
+            EMAIL: EmailChannel(),
+            CONSOLE: ConsoleChannel(self.console, dev_mode=settings.dev_mode),
+        }
+        self.publisher = BrokerDeliveryPublisher(self.runtime.broker)
         self.lookups = FanOutLookups.cached(settings)
-        self.webhook_transport = HttpxWebhookTransport(settings.webhook_timeout)
-        self.console_sender = ConsoleSender(self.console, dev_mode=settings.dev_mode)
 
     def close(self) -> None:
-        self.webhook_transport.close()
+        for channel in self.channels.values():
+            channel.close()
 
 
 class WorkerLifecycle(Middleware):
-    """Releases the context's pooled HTTP connections when a worker shuts down."""
+    """Closes the context's channels (pooled HTTP connections) when a worker shuts down."""
 
     def __init__(self, context: WorkerContext) -> None:
         self.context = context
@@ -89,8 +96,7 @@ def setup_workers(
     for middleware in extra_middleware:
         broker.add_middleware(middleware)
     dramatiq.set_broker(broker)
-    actors = importlib.import_module("workers.actors")
-    actors.declare_actors(broker, context)
+    declare_actors(broker, context)
     return broker
 
 

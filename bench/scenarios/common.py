@@ -18,7 +18,7 @@ from bench.pipeline import PIPELINE_QUEUES
 from bench.procstat import EXITED_CHILDREN, Sampler, named, tree
 from bench.report import Figure, Usage
 from bench.stack import Stack, Started, free_port, otp, python
-from core.messaging.broker import ALL_QUEUES
+from core.messaging.routes import ALL_QUEUES
 
 # The same server configuration for the product and its ceiling: `otp api`'s defaults.
 SERVER_WORKERS = 2

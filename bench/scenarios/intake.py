@@ -16,7 +16,7 @@ from bench.scenarios.common import (
     latency_figures,
     seconds,
 )
-from core.messaging.broker import REQUESTS_QUEUE
+from core.messaging.routes import REQUESTS_QUEUE
 
 OTP_PATH = "/v1/password/onetimepassword"
 NOOP_PATH = "/bench/noop"

@@ -2,7 +2,7 @@
 
 No I/O here. ``core/delivery/channels/email.py`` opens the connection; this module decides what
 is sent and how an outcome is classified, so both are unit-testable and the delivery
-service can record a :class:`SendResult` without knowing SMTP.
+service can record an :class:`~core.delivery.attempts.AttemptResult` without knowing SMTP.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
-from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from core.delivery.service import AttemptResult, OtpMessage
+from core.delivery.attempts import AttemptResult, AttemptStatus
 from core.platform.errors import UnsendableEmail
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -31,27 +30,6 @@ MAX_ERROR_LENGTH = 300
 # relay without 8BITMIME receives a valid message too.
 _WIRE_POLICY = SMTP.clone(cte_type="7bit")
 REDACTED = "[redacted]"
-
-
-class Outcome(StrEnum):
-    """What the delivery service does next with a delivery."""
-
-    DELIVERED = "delivered"
-    RETRY = "retry"  # transient: try again later (until the OTP expires)
-    FAILED = "failed"  # permanent: retrying cannot help
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """One attempt's outcome, safe to store: ``error`` never holds a password or a code."""
-
-    outcome: Outcome
-    status_code: int | None = None
-    error: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.outcome is Outcome.DELIVERED
 
 
 @dataclass(frozen=True)
@@ -191,17 +169,17 @@ def build_email(
     return message
 
 
-def classify_reply(code: int | None) -> Outcome:
+def classify_reply(code: int | None) -> AttemptStatus:
     """2xx/3xx delivered; 4xx (421, 450, 451, 452, 454) retry; 5xx (535, 550, 553, 554) fail.
 
     ``None`` (no reply at all: refused connection, timeout, dropped link) is transient.
     """
     if code is None:
-        return Outcome.RETRY
+        return AttemptStatus.RETRY
     if 200 <= code < 400:
-        return Outcome.DELIVERED
+        return AttemptStatus.DELIVERED
     # RFC 5321 4.2.1: 4yz is a transient negative reply, 5yz a permanent one.
-    return Outcome.RETRY if code < 500 else Outcome.FAILED
+    return AttemptStatus.RETRY if code < 500 else AttemptStatus.FAILED
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -216,7 +194,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 class EmailSender(Protocol):
-    """Sends one email for one delivery; real (SMTP) and recording ones live in ``workers``."""
+    """Sends one email for one delivery (``core.delivery.channels.email.SmtpEmailSender``)."""
 
     def send(
         self,
@@ -226,7 +204,7 @@ class EmailSender(Protocol):
         content: MessageParts,
         delivery_id: str,
         secrets: Collection[str] = (),
-    ) -> SendResult:
+    ) -> AttemptResult:
         """Never raises for a delivery problem: the outcome is in the result.
 
         ``secrets`` (the code, at least) are scrubbed from the error text along with the
@@ -243,32 +221,14 @@ def send_email(
     content: MessageParts,
     delivery_id: str,
     secrets: Collection[str] = (),
-) -> SendResult:
+) -> AttemptResult:
     """Parse a stored ``Smtp`` target and send; a bad target or no address fails for good."""
     if not recipient:
-        return SendResult(Outcome.FAILED, error="the user has no email address")
+        return AttemptResult.failed("the user has no email address")
     try:
         target = parse_smtp_target(raw_target)
     except UnsendableEmail as error:
-        return SendResult(Outcome.FAILED, error=str(error))
+        return AttemptResult.failed(str(error))
     return sender.send(
         target, recipient=recipient, content=content, delivery_id=delivery_id, secrets=secrets
     )
-
-
-def send_otp_email(sender: EmailSender, message: OtpMessage) -> AttemptResult:
-    """One OTP delivery attempt by email to the user's address, as the delivery records it."""
-    result = send_email(
-        sender,
-        message.target_settings,
-        recipient=message.user.email,
-        content=message.message,
-        delivery_id=message.delivery_id,
-        secrets=(message.code,),
-    )
-    if result.outcome is Outcome.DELIVERED:
-        return AttemptResult.sent(result.status_code)
-    error = result.error or "failed"
-    if result.outcome is Outcome.RETRY:
-        return AttemptResult.transient(error, result.status_code)
-    return AttemptResult.permanent(error, result.status_code)

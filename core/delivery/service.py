@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.delivery.attempts import AttemptResult, AttemptStatus, Channel, OtpMessage
 from core.delivery.locales import recipient_locale
 from core.delivery.targets import target_settings
 from core.delivery.templates import (
     OTP_TEMPLATE_FOLDER,
     MessageRenderer,
-    RenderedMessage,
     TemplateRenderError,
 )
 from core.models import (
@@ -42,64 +41,21 @@ from core.models import (
     User,
 )
 from core.otp.codes import derive_code
-from core.platform.clock import Clock
+from core.platform.clock import Clock, iso_utc
 from core.platform.db import transaction
 from core.platform.settings import Settings
 
-SKIPPED = "skipped"
-RETRY = "retry"
 _MAX_ERROR_LENGTH = 500
 
 
-@dataclass(frozen=True)
-class OtpMessage:
-    """Everything a channel needs to send one OTP; holds the code, so it is never logged."""
+class OutcomeStatus(StrEnum):
+    """What became of a delivery message: the row's new status, or why it is not final."""
 
-    delivery_id: str
-    request_id: str
-    target: str
-    target_settings: dict[str, Any]
-    sender: MessageSender
-    user: User
-    client_id: str
-    code: str
-    expires_at: datetime
-    message: RenderedMessage
-    environment: str
-
-    def __repr__(self) -> str:  # keeps the code out of tracebacks and debug output
-        return f"OtpMessage(delivery_id={self.delivery_id!r}, target={self.target!r})"
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    """What one send attempt came to, as a channel reports it."""
-
-    succeeded: bool
-    retryable: bool = False
-    status_code: int | None = None
-    error: str | None = None
-    retry_after: float | None = None  # seconds, from the receiver's Retry-After
-
-    @classmethod
-    def sent(cls, status_code: int | None = None) -> AttemptResult:
-        return cls(succeeded=True, status_code=status_code)
-
-    @classmethod
-    def permanent(cls, error: str, status_code: int | None = None) -> AttemptResult:
-        return cls(succeeded=False, status_code=status_code, error=error)
-
-    @classmethod
-    def transient(
-        cls, error: str, status_code: int | None = None, retry_after: float | None = None
-    ) -> AttemptResult:
-        return cls(
-            succeeded=False,
-            retryable=True,
-            status_code=status_code,
-            error=error,
-            retry_after=retry_after,
-        )
+    DELIVERED = DELIVERED
+    FAILED = FAILED
+    EXPIRED = EXPIRED
+    RETRY = "retry"  # still pending: the actor retries after ``retry_in_ms``
+    SKIPPED = "skipped"  # not pending any more (or locked by a worker sending it right now)
 
 
 @dataclass(frozen=True)
@@ -110,7 +66,7 @@ class DeliveryOutcome:
     the delivery row (it issued the OTP) to the receiver's accepting answer.
     """
 
-    status: str
+    status: OutcomeStatus
     retry_in_ms: int | None = None
     seconds_since_issued: float | None = None
 
@@ -131,7 +87,6 @@ class RetryPolicy:
         return jittered
 
 
-Send = Callable[[OtpMessage], AttemptResult]
 # A delivery row with its context; outer-joined, so all but the delivery may be None.
 _Loaded = tuple[Delivery, OneTimePassword, User, MessageSender, DeliveryConfig, str]
 
@@ -140,28 +95,31 @@ def deliver_otp(
     sessions: sessionmaker[Session],
     delivery_id: str,
     *,
-    send: Send,
+    channel: Channel,
     settings: Settings,
     clock: Clock,
     renderer: MessageRenderer,
     retry_policy: RetryPolicy,
 ) -> DeliveryOutcome:
-    """Make one attempt at a delivery and record what happened: two statements."""
+    """Make one attempt at a delivery through ``channel`` and record what happened.
+
+    Two statements: the locked row with its context, then its outcome.
+    """
     with transaction(sessions) as session:
         loaded = session.execute(_WITH_CONTEXT, {"delivery_id": delivery_id}).first()
         if loaded is None or loaded.Delivery.status != PENDING:
-            return DeliveryOutcome(SKIPPED)
+            return DeliveryOutcome(OutcomeStatus.SKIPPED)
         row = _LockedRow(session, loaded.Delivery)
         otp = loaded.OneTimePassword
         now = clock.now()
         if otp is None or otp.expires_at <= now:
-            return row.finish(EXPIRED, now, error="the OTP expired before delivery")
+            return row.finish(OutcomeStatus.EXPIRED, now, error="the OTP expired before delivery")
         if otp.used_at is not None:
-            return row.finish(EXPIRED, now, error="the OTP was used before delivery")
+            return row.finish(OutcomeStatus.EXPIRED, now, error="the OTP was used before delivery")
         prepared = _prepare(loaded, settings=settings, now=now, renderer=renderer)
         if isinstance(prepared, str):
-            return row.finish(FAILED, now, error=prepared)
-        result = send(prepared)
+            return row.finish(OutcomeStatus.FAILED, now, error=prepared)
+        result = channel.send(prepared)
         return _record(row, otp, result, clock.now(), retry_policy)
 
 
@@ -197,7 +155,7 @@ class _LockedRow:
 
     def finish(
         self,
-        status: str,
+        status: OutcomeStatus,
         now: datetime,
         *,
         error: str | None,
@@ -218,7 +176,7 @@ class _LockedRow:
         delivery = self.delivery
         parameters = {
             "delivery_id": delivery.id,
-            "status": status,
+            "status": str(status),  # a plain string for the driver, not the enum
             "attempts": delivery.attempts + (attempt is not None),
             "last_error": error,
             "last_status_code": (
@@ -305,11 +263,6 @@ def otp_template_context(
     }
 
 
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, to the second: ``2025-05-12T10:00:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _record(
     row: _LockedRow,
     otp: OneTimePassword,
@@ -317,18 +270,22 @@ def _record(
     now: datetime,
     policy: RetryPolicy,
 ) -> DeliveryOutcome:
-    if result.succeeded:
+    if result.status is AttemptStatus.DELIVERED:
         row.save(DELIVERED, now, error=None, attempt=result)
         return DeliveryOutcome(
-            DELIVERED, seconds_since_issued=(now - row.delivery.created_at).total_seconds()
+            OutcomeStatus.DELIVERED,
+            seconds_since_issued=(now - row.delivery.created_at).total_seconds(),
         )
     error = (result.error or "failed")[:_MAX_ERROR_LENGTH]
-    if not result.retryable:
-        return row.finish(FAILED, now, error=error, attempt=result)
+    if result.status is AttemptStatus.FAILED:
+        return row.finish(OutcomeStatus.FAILED, now, error=error, attempt=result)
     delay = policy.delay_ms(row.delivery.attempts + 1, result.retry_after)
     if now + timedelta(milliseconds=delay) >= otp.expires_at:
         return row.finish(
-            EXPIRED, now, error=f"{error}; the OTP expires before a retry", attempt=result
+            OutcomeStatus.EXPIRED,
+            now,
+            error=f"{error}; the OTP expires before a retry",
+            attempt=result,
         )
     row.save(PENDING, now, error=error, attempt=result)
-    return DeliveryOutcome(RETRY, retry_in_ms=delay)
+    return DeliveryOutcome(OutcomeStatus.RETRY, retry_in_ms=delay)

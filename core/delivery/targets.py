@@ -1,35 +1,15 @@
-"""Where a message sender delivers (docs/admin-api.md): its targets, their channels and queues."""
+"""Where a message sender delivers (docs/admin-api.md): its targets and their channels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from core.messaging.broker import CONSOLE_QUEUE, EMAIL_QUEUE, WEBHOOK_QUEUE
-from core.messaging.events import DELIVER_CONSOLE_ACTOR, DELIVER_EMAIL_ACTOR, DELIVER_WEBHOOK_ACTOR
+from core.messaging.routes import CONSOLE, EMAIL, WEBHOOK
 from core.models import DeliveryConfig, MessageSender
-
-WEBHOOK = "webhook"
-EMAIL = "email"
-CONSOLE = "console"
 
 LEGACY_TARGET = "Legacy"  # MessageSender.URL + SharedKey
 CONFIG_TARGETS = {"MessageSender": WEBHOOK, "Http": WEBHOOK, "Smtp": EMAIL, "Console": CONSOLE}
-
-
-@dataclass(frozen=True)
-class DeliveryRoute:
-    """The queue and actor that deliver one channel's messages."""
-
-    queue_name: str
-    actor_name: str
-
-
-ROUTES = {
-    WEBHOOK: DeliveryRoute(WEBHOOK_QUEUE, DELIVER_WEBHOOK_ACTOR),
-    EMAIL: DeliveryRoute(EMAIL_QUEUE, DELIVER_EMAIL_ACTOR),
-    CONSOLE: DeliveryRoute(CONSOLE_QUEUE, DELIVER_CONSOLE_ACTOR),
-}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The webhook a OneTimePassword sender receives (docs/webhooks.md).
 
-Payload and signatures are built here; the HTTP call itself sits behind
-:class:`WebhookTransport` (``core/delivery/channels/webhook.py`` is the real one).
+Payload, signatures and the meaning of a receiver's answer are decided here, without I/O;
+``core/delivery/channels/webhook.py`` makes the HTTP call.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
-from core.delivery.service import AttemptResult, OtpMessage, iso_utc
+from core.delivery.attempts import AttemptResult, OtpMessage
 from core.models import ONE_TIME_PASSWORD, User
-from core.platform.clock import Clock
+from core.platform.clock import iso_utc
 
 _MESSAGE_TYPE_PLACEHOLDER = re.compile(re.escape("{messagetype}"), re.IGNORECASE)
 _RETRYABLE_STATUSES = frozenset({408, 429})
@@ -37,12 +36,6 @@ class WebhookResponse:
     permanent: bool = False  # a transport error no retry can fix (malformed endpoint)
 
 
-class WebhookTransport(Protocol):
-    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
-        """POST ``body``; network failures come back as a response with ``error`` set."""
-        ...
-
-
 @dataclass(frozen=True)
 class WebhookRequest:
     url: str
@@ -51,13 +44,6 @@ class WebhookRequest:
 
     def __repr__(self) -> str:  # the body holds the code
         return f"WebhookRequest(url=<{len(self.url)} chars>, body=<{len(self.body)} bytes>)"
-
-
-def send_webhook(message: OtpMessage, transport: WebhookTransport, clock: Clock) -> AttemptResult:
-    """Build, sign and POST one OTP webhook; classify the answer."""
-    request = build_webhook_request(message, timestamp=int(clock.now().timestamp()))
-    response = transport.post(request.url, request.body, request.headers)
-    return classify_response(response, clock.now())
 
 
 def build_webhook_request(message: OtpMessage, *, timestamp: int) -> WebhookRequest:
@@ -156,14 +142,14 @@ def classify_response(response: WebhookResponse, now: datetime) -> AttemptResult
     status = response.status_code
     if status is None:
         if response.permanent:
-            return AttemptResult.permanent(response.error or "invalid endpoint")
-        return AttemptResult.transient(response.error or "network error")
+            return AttemptResult.failed(response.error or "invalid endpoint")
+        return AttemptResult.retry(response.error or "network error")
     if 200 <= status < 300:
-        return AttemptResult.sent(status)
+        return AttemptResult.delivered(status)
     if status in _RETRYABLE_STATUSES or status >= 500:
         retry_after = parse_retry_after(response.retry_after, now)
-        return AttemptResult.transient(f"HTTP {status}", status, retry_after)
-    return AttemptResult.permanent(f"HTTP {status}", status)
+        return AttemptResult.retry(f"HTTP {status}", status, retry_after)
+    return AttemptResult.failed(f"HTTP {status}", status)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -1,5 +1,5 @@
 """The broker.
 
-Dramatiq setup, confirmed publishing, the events on the wire and the one routing table of queues
-and actors.
+Dramatiq setup, confirmed publishing, the events on the wire and the one routing table
+(``routes``) of queues, actors and delivery channels.
 """

@@ -1,11 +1,12 @@
 """The Dramatiq broker both the api (publishing) and the workers (consuming) use.
 
 This builds a broker object only; no connection is opened until the first publish or
-consume. Actors live in ``workers``; the api publishes by queue and actor name, so it
-never imports them. Besides dramatiq's ``enqueue`` (one blocking connection per thread,
-each publish waiting for its own confirm), the broker offers ``enqueue_confirmed``: the
-same message and the same guarantee, pipelined over one connection per process
-(``core.messaging.confirms``). The api's intake uses it; the workers keep ``enqueue``.
+consume. Actors live in ``workers``; the api publishes by queue and actor name (the
+routing table, ``core.messaging.routes``), so it never imports them. Besides dramatiq's
+``enqueue`` (one blocking connection per thread, each publish waiting for its own
+confirm), the broker offers ``enqueue_confirmed``: the same message and the same
+guarantee, pipelined over one connection per process
+(``core.messaging.confirms``): the api's intake and the fan-out's delivery publisher use it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,6 @@ from core.messaging.confirms import ConnectionLost, PipelinedPublisher, Unroutab
 from core.platform.correlation import CorrelationMiddleware
 from core.platform.errors import ServiceUnavailable
 from core.platform.settings import Settings
-
-REQUESTS_QUEUE = "otp.requests"
-WEBHOOK_QUEUE = "otp.deliveries.webhook"
-EMAIL_QUEUE = "otp.deliveries.email"
-CONSOLE_QUEUE = "otp.deliveries.console"
-ALL_QUEUES = (REQUESTS_QUEUE, WEBHOOK_QUEUE, EMAIL_QUEUE, CONSOLE_QUEUE)
 
 # pika's defaults (10 s connect, 15 s handshake, no limit while RabbitMQ blocks publishers)
 # would hold an api request for a minute when the broker is down, because dramatiq retries

@@ -9,9 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.platform.errors import InvalidRequest
 
-# The fan-out actor's name and queue: the api publishes by name, so it never imports actors.
-ISSUE_OTPS_ACTOR = "issue_otps"
-
 
 class OtpRequested(BaseModel):
     """A validated OTP request, published by the api after checking ClientID and senders.
@@ -40,9 +37,3 @@ class OtpRequested(BaseModel):
             return cls.model_validate(payload)
         except ValidationError as error:
             raise InvalidRequest("malformed OtpRequested event", data=str(error)) from None
-
-
-# The delivery actors, one per channel queue (core.messaging.broker): the fan-out publishes by name.
-DELIVER_WEBHOOK_ACTOR = "deliver_webhook"
-DELIVER_EMAIL_ACTOR = "deliver_email"
-DELIVER_CONSOLE_ACTOR = "deliver_console"

@@ -1,6 +1,6 @@
 """Publishing events to the workers, behind a small interface.
 
-The api publishes by queue and actor name (``core.messaging.events.ISSUE_OTPS_ACTOR``), never by
+The api publishes by queue and actor name (``core.messaging.routes.ISSUE_OTPS``), never by
 importing actors. Invariant 2 of docs/architecture.md: a publish returns only once RabbitMQ
 confirmed the persistent message (``ConfirmingRabbitmqBroker.enqueue_confirmed``, one
 pipelined connection per process; dramatiq's ``enqueue`` on the dev StubBroker); every
@@ -19,9 +19,10 @@ import dramatiq.errors
 import pika.exceptions
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-from core.messaging.broker import REQUESTS_QUEUE, confirmed_enqueue
+from core.messaging.broker import confirmed_enqueue
 from core.messaging.confirms import PublishFailed
-from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.events import OtpRequested
+from core.messaging.routes import ISSUE_OTPS
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import ServiceUnavailable
 
@@ -50,13 +51,7 @@ class EventPublisher(Protocol):
 
 def otp_requested_message(event: OtpRequested) -> dramatiq.Message[None]:
     """The Dramatiq message the ``issue_otps`` actor consumes: the event as its one arg."""
-    return dramatiq.Message(
-        queue_name=REQUESTS_QUEUE,
-        actor_name=ISSUE_OTPS_ACTOR,
-        args=(event.to_message(),),
-        kwargs={},
-        options={},
-    )
+    return ISSUE_OTPS.message(event.to_message())
 
 
 class DramatiqEventPublisher:
@@ -81,7 +76,7 @@ class DramatiqEventPublisher:
         self._unavailable_until: datetime | None = None
         self._enqueue = confirmed_enqueue(broker)
         # Registers the queue name only (the StubBroker of dev mode needs it); no I/O.
-        broker.declare_queue(REQUESTS_QUEUE)
+        broker.declare_queue(ISSUE_OTPS.queue_name)
 
     def publish_otp_requested(self, event: OtpRequested) -> None:
         self._fail_fast_while_cooling_down()

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.messaging.broker import REQUESTS_QUEUE, build_broker
-from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.broker import build_broker
+from core.messaging.events import OtpRequested
+from core.messaging.routes import ISSUE_OTPS, REQUESTS_QUEUE
 from core.models import Delivery
 from core.platform.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
@@ -59,7 +60,7 @@ def _publish_request(settings: Settings, client_id: str, username: str) -> None:
         broker.enqueue(
             dramatiq.Message(
                 queue_name=REQUESTS_QUEUE,
-                actor_name=ISSUE_OTPS_ACTOR,
+                actor_name=ISSUE_OTPS.actor_name,
                 args=(event.to_message(),),
                 kwargs={},
                 options={},

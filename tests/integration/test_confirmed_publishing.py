@@ -10,7 +10,7 @@ import dramatiq
 import pika
 import pytest
 
-from core.messaging.broker import REQUESTS_QUEUE, ConfirmingRabbitmqBroker, build_broker
+from core.messaging.broker import ConfirmingRabbitmqBroker, build_broker
 from core.messaging.confirms import (
     ConnectFailed,
     ConnectionLost,
@@ -18,6 +18,7 @@ from core.messaging.confirms import (
     PublishFailed,
     Unroutable,
 )
+from core.messaging.routes import REQUESTS_QUEUE
 from core.platform.correlation import MESSAGE_OPTION, bind_correlation_id, unbind_correlation_id
 from core.platform.settings import Settings
 from tests.otp_queue import queued_count, take_all

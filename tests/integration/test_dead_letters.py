@@ -14,7 +14,7 @@ import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-from core.messaging.broker import REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.routes import REQUESTS_QUEUE, WEBHOOK_QUEUE
 from core.platform.errors import ServiceUnavailable
 from tests.processes import otp_command
 from workers.dead_letters import (

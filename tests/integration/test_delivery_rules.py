@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from core.delivery.channels.webhook import HttpxWebhookTransport
-from core.delivery.service import SKIPPED, AttemptResult, DeliveryOutcome, OtpMessage, deliver_otp
+from core.delivery.attempts import AttemptResult, Channel, OtpMessage
+from core.delivery.channels.webhook import WebhookChannel
+from core.delivery.service import DeliveryOutcome, OutcomeStatus, deliver_otp
 from core.delivery.templates import MessageRenderer
-from core.delivery.webhooks import send_webhook
 from core.messaging.events import OtpRequested
 from core.models import Delivery, DeliveryConfig, OneTimePassword
 from core.otp.fanout import issue_otps_for_request
@@ -28,7 +28,7 @@ from tests.factories import (
 from tests.integration.pipeline.conftest import TEST_RETRY_POLICY
 
 
-class RecordingSend:
+class RecordingChannel:
     """A channel that records what it was asked to send (the channel is not under test)."""
 
     def __init__(self, gate: threading.Event | None = None) -> None:
@@ -36,12 +36,15 @@ class RecordingSend:
         self.started = threading.Event()
         self.gate = gate
 
-    def __call__(self, message: OtpMessage) -> AttemptResult:
+    def send(self, message: OtpMessage) -> AttemptResult:
         self.started.set()
         if self.gate is not None:
             self.gate.wait(timeout=30)
         self.sent.append(message)
-        return AttemptResult.sent(200)
+        return AttemptResult.delivered(200)
+
+    def close(self) -> None:
+        pass
 
 
 @pytest.fixture
@@ -68,11 +71,11 @@ def issued(runtime: Runtime, committed_db: object) -> Iterator[tuple[str, str]]:
     yield result.deliveries[0].id, config.id
 
 
-def _deliver(runtime: Runtime, delivery_id: str, send: object) -> DeliveryOutcome:
+def _deliver(runtime: Runtime, delivery_id: str, channel: Channel) -> DeliveryOutcome:
     return deliver_otp(
         runtime.sessions,
         delivery_id,
-        send=send,  # type: ignore[arg-type]
+        channel=channel,
         settings=runtime.settings,
         clock=runtime.clock,
         renderer=MessageRenderer(),
@@ -85,19 +88,21 @@ def test_a_duplicate_message_for_a_delivery_being_sent_does_nothing(
 ) -> None:
     delivery_id, _ = issued
     gate = threading.Event()
-    first, duplicate = RecordingSend(gate), RecordingSend()
+    first, duplicate = RecordingChannel(gate), RecordingChannel()
     outcomes: list[DeliveryOutcome] = []
     sender = threading.Thread(target=lambda: outcomes.append(_deliver(runtime, delivery_id, first)))
     sender.start()
     assert first.started.wait(timeout=30)
 
-    assert _deliver(runtime, delivery_id, duplicate).status == SKIPPED
+    assert _deliver(runtime, delivery_id, duplicate).status is OutcomeStatus.SKIPPED
     gate.set()
     sender.join(timeout=30)
 
     assert [outcome.status for outcome in outcomes] == ["delivered"]
     assert (len(first.sent), len(duplicate.sent)) == (1, 0)
-    assert _deliver(runtime, delivery_id, duplicate).status == SKIPPED  # delivered already
+    assert (
+        _deliver(runtime, delivery_id, duplicate).status is OutcomeStatus.SKIPPED
+    )  # delivered already
 
 
 def test_an_otp_used_before_its_delivery_is_not_sent(
@@ -106,7 +111,7 @@ def test_an_otp_used_before_its_delivery_is_not_sent(
     delivery_id, _ = issued
     with runtime.sessions.begin() as session:
         session.query(OneTimePassword).update({"used_at": datetime.now(UTC)})
-    send = RecordingSend()
+    send = RecordingChannel()
 
     assert _deliver(runtime, delivery_id, send).status == "expired"
     assert send.sent == []
@@ -118,7 +123,7 @@ def test_a_config_disabled_after_the_fan_out_fails_the_delivery_unsent(
     delivery_id, config_id = issued
     with runtime.sessions.begin() as session:
         session.query(DeliveryConfig).filter_by(id=config_id).update({"enabled": False})
-    send = RecordingSend()
+    send = RecordingChannel()
 
     assert _deliver(runtime, delivery_id, send).status == "failed"
     assert send.sent == []
@@ -128,14 +133,11 @@ def test_an_endpoint_no_retry_can_mend_fails_at_once(
     runtime: Runtime, issued: tuple[str, str]
 ) -> None:
     delivery_id, _ = issued
-    transport = HttpxWebhookTransport(timeout=2)
-    clock = FrozenClock()
+    channel = WebhookChannel(timeout=2, clock=FrozenClock())
     try:
-        outcome = _deliver(
-            runtime, delivery_id, lambda message: send_webhook(message, transport, clock)
-        )
+        outcome = _deliver(runtime, delivery_id, channel)
     finally:
-        transport.close()
+        channel.close()
 
     assert outcome.status == "failed"
     with Session(runtime.engine) as session:

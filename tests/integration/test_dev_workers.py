@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import migrations
-from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE
-from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.events import OtpRequested
+from core.messaging.routes import ALL_QUEUES, ISSUE_OTPS, REQUESTS_QUEUE
 from core.models import Delivery, OneTimePassword
 from core.otp.codes import lookup_hash
 from core.platform.runtime import Runtime
@@ -61,7 +61,7 @@ def test_dev_mode_workers_print_the_message_of_a_console_target(
         broker.enqueue(
             dramatiq.Message(
                 queue_name=REQUESTS_QUEUE,
-                actor_name=ISSUE_OTPS_ACTOR,
+                actor_name=ISSUE_OTPS.actor_name,
                 args=(event.to_message(),),
                 kwargs={},
                 options={},

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from api import create_app
-from core.messaging.broker import REQUESTS_QUEUE
 from core.messaging.events import OtpRequested
 from core.messaging.publisher import DEFAULT_FAILURE_COOLDOWN
+from core.messaging.routes import REQUESTS_QUEUE
 from core.platform.clock import FrozenClock
 from core.platform.runtime import Runtime
 from core.platform.settings import RateLimit, Settings

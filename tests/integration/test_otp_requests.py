@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api import create_app
-from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.events import OtpRequested
 from core.messaging.publisher import RecordingEventPublisher
+from core.messaging.routes import ISSUE_OTPS
 from core.otp.intake import LOOKUP_TTL, OtpIntake, OtpRequestInput
 from core.platform.clock import FrozenClock
 from core.platform.db import make_session_factory
@@ -74,7 +75,7 @@ def test_a_valid_request_queues_one_persistent_message_carrying_only_what_was_se
     assert "Content-Type" not in response.headers
     [queued] = take_all(broker_url)
     assert queued.delivery_mode == 2
-    assert queued.message.actor_name == ISSUE_OTPS_ACTOR
+    assert queued.message.actor_name == ISSUE_OTPS.actor_name
     assert queued.message.kwargs == {}
     [argument] = queued.message.args
     event = OtpRequested.from_message(argument)

@@ -21,7 +21,7 @@ import pika
 import psycopg
 from psycopg import sql
 
-from core.messaging.broker import ALL_QUEUES
+from core.messaging.routes import ALL_QUEUES
 
 _DIGIT_RUN = re.compile(rb"\d+")
 

@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy.orm import Session
 
-from core.messaging.broker import REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.routes import REQUESTS_QUEUE, WEBHOOK_QUEUE
 from core.models import Buyer
 from tests.factories import make_user
 from tests.reliability.chaos import Outage

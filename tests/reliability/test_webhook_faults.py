@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from core.messaging.broker import WEBHOOK_QUEUE
+from core.messaging.routes import WEBHOOK_QUEUE
 from tests.reliability.cluster import http_service, running, wait_for, worker_service
 from tests.reliability.conftest import Rig
 from tests.reliability.faults import FaultProxy

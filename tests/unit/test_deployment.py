@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cli.serve import GRACEFUL_TIMEOUT_SECONDS
-from core.messaging.broker import EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.routes import EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
 from core.platform.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

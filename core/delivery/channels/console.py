@@ -10,10 +10,10 @@ import sys
 import threading
 from typing import TextIO
 
-from core.delivery.service import AttemptResult, OtpMessage
+from core.delivery.attempts import AttemptResult, OtpMessage
 
 
-class ConsoleSender:
+class ConsoleChannel:
     def __init__(self, stream: TextIO | None = None, *, dev_mode: bool) -> None:
         self._stream = stream
         self._dev_mode = dev_mode
@@ -21,7 +21,7 @@ class ConsoleSender:
 
     def send(self, message: OtpMessage) -> AttemptResult:
         if not self._dev_mode:
-            return AttemptResult.permanent("console delivery is for dev mode only")
+            return AttemptResult.failed("console delivery is for dev mode only")
         stream = self._stream or sys.stdout
         rule = "-" * 60
         with self._lock:
@@ -30,4 +30,7 @@ class ConsoleSender:
                 f"Subject: {message.message.subject}\n\n{message.message.text}\n{rule}\n"
             )
             stream.flush()
-        return AttemptResult.sent()
+        return AttemptResult.delivered()
+
+    def close(self) -> None:
+        """Nothing to release: the stream belongs to the caller."""

@@ -1,4 +1,4 @@
-"""Email senders: SMTP for real, a recording one for tests of the code that calls it.
+"""The email channel: one OTP message by SMTP to the user's address.
 
 The message itself and the meaning of each SMTP answer come from ``core.delivery.mail``; this
 module only talks to the relay. Every send is one connection: OTP mail is rare and
@@ -13,30 +13,48 @@ import socket
 import ssl
 from collections.abc import Collection
 from contextlib import suppress
-from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
+from core.delivery.attempts import AttemptResult, AttemptStatus, OtpMessage
 from core.delivery.mail import (
     EmailSender,
     MessageParts,
-    Outcome,
-    SendResult,
     SmtpTarget,
     build_email,
     classify_reply,
     redact,
+    send_email,
 )
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import UnsendableEmail
 
-__all__ = ["SMTP_TIMEOUT", "EmailSender", "RecordingEmailSender", "SentEmail", "SmtpEmailSender"]
+__all__ = ["SMTP_TIMEOUT", "EmailChannel", "EmailSender", "SmtpEmailSender"]
 
 # Seconds per socket operation (connect, each command, DATA). Not OTP_WEBHOOK_TIMEOUT: a
 # relay's greeting may be delayed on purpose (tarpitting, greylisting checks), so SMTP
 # needs longer than an HTTP POST; 30 s still leaves most of an OTP's 10 minutes for retries.
 SMTP_TIMEOUT = 30.0
 _DELIVERED_CODE = 250  # smtplib returns from DATA only on 250
+
+
+class EmailChannel:
+    """Sends each OTP message to its user's address through the sender's ``Smtp`` target."""
+
+    def __init__(self, sender: EmailSender | None = None) -> None:
+        self.sender = sender or SmtpEmailSender()
+
+    def send(self, message: OtpMessage) -> AttemptResult:
+        return send_email(
+            self.sender,
+            message.target_settings,
+            recipient=message.user.email,
+            content=message.message,
+            delivery_id=message.delivery_id,
+            secrets=(message.code,),
+        )
+
+    def close(self) -> None:
+        """Nothing to release: every send opens and closes its own connection."""
 
 
 class SmtpEmailSender:
@@ -71,7 +89,7 @@ class SmtpEmailSender:
         content: MessageParts,
         delivery_id: str,
         secrets: Collection[str] = (),
-    ) -> SendResult:
+    ) -> AttemptResult:
         hidden = (target.password, *secrets)
         try:
             message = build_email(
@@ -82,17 +100,16 @@ class SmtpEmailSender:
                 sent_at=self.clock.now(),
             )
         except UnsendableEmail as error:
-            return SendResult(Outcome.FAILED, error=str(error))
+            return AttemptResult.failed(str(error))
         if target.authenticates and target.security == "none" and not target.host_is_loopback:
-            return SendResult(
-                Outcome.FAILED,
-                error="refusing to send SMTP credentials over an unencrypted connection",
+            return AttemptResult.failed(
+                "refusing to send SMTP credentials over an unencrypted connection"
             )
         try:
             self._transmit(target, message, recipient)
         except OSError as error:  # smtplib's and ssl's exceptions are OSErrors too
             return _failure_result(error, hidden, self.timeout)
-        return SendResult(Outcome.DELIVERED, status_code=_DELIVERED_CODE)
+        return AttemptResult.delivered(_DELIVERED_CODE)
 
     def _transmit(self, target: SmtpTarget, message: EmailMessage, recipient: str) -> None:
         smtp = self._connect(target)
@@ -122,7 +139,9 @@ class SmtpEmailSender:
         )
 
 
-def _failure_result(error: OSError, hidden: Collection[str | None], timeout: float) -> SendResult:
+def _failure_result(
+    error: OSError, hidden: Collection[str | None], timeout: float
+) -> AttemptResult:
     """What a failed SMTP conversation means for the delivery, in words safe to store."""
     code: int | None = None
     if isinstance(error, smtplib.SMTPRecipientsRefused):
@@ -133,77 +152,26 @@ def _failure_result(error: OSError, hidden: Collection[str | None], timeout: flo
         outcome, text = _reply_outcome(code), f"SMTP {code} {_decoded(error.smtp_error)}"
     elif isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError):
         # smtplib reports a reply that never came as a disconnect caused by the timeout.
-        outcome, text = Outcome.RETRY, f"timed out after {timeout:g}s"
+        outcome, text = AttemptStatus.RETRY, f"timed out after {timeout:g}s"
     elif isinstance(error, smtplib.SMTPServerDisconnected):
-        outcome, text = Outcome.RETRY, f"connection closed: {error}"
+        outcome, text = AttemptStatus.RETRY, f"connection closed: {error}"
     elif isinstance(error, smtplib.SMTPException):
         # Includes STARTTLS or AUTH asked for but not offered: a configuration problem
         # no retry fixes, and never a reason to fall back to sending in clear.
-        outcome, text = Outcome.FAILED, str(error)
+        outcome, text = AttemptStatus.FAILED, str(error)
     elif isinstance(error, ssl.SSLCertVerificationError):
-        outcome, text = Outcome.FAILED, f"TLS certificate rejected: {error.verify_message}"
+        outcome, text = AttemptStatus.FAILED, f"TLS certificate rejected: {error.verify_message}"
     else:  # refused connection, unknown host, reset link, TLS handshake failure
         reason = error.strerror or str(error) or type(error).__name__
-        outcome, text = Outcome.RETRY, f"connection failed: {reason}"
-    return SendResult(outcome, status_code=code, error=redact(text, hidden))
+        outcome, text = AttemptStatus.RETRY, f"connection failed: {reason}"
+    return AttemptResult(outcome, status_code=code, error=redact(text, hidden))
 
 
-def _reply_outcome(code: int | None) -> Outcome:
+def _reply_outcome(code: int | None) -> AttemptStatus:
     outcome = classify_reply(code)
     # An exception carrying a 2xx/3xx code means the conversation broke mid-way.
-    return Outcome.RETRY if outcome is Outcome.DELIVERED else outcome
+    return AttemptStatus.RETRY if outcome is AttemptStatus.DELIVERED else outcome
 
 
 def _decoded(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-
-
-@dataclass(frozen=True)
-class SentEmail:
-    """What a :class:`RecordingEmailSender` was asked to send."""
-
-    target: SmtpTarget
-    recipient: str
-    delivery_id: str
-    message: EmailMessage
-
-
-@dataclass
-class RecordingEmailSender:
-    """Builds each message like the real sender, records it, and answers as scripted.
-
-    ``results`` are returned in order, one per call; once used up every send is delivered.
-    """
-
-    results: list[SendResult] = field(default_factory=list)
-    sent: list[SentEmail] = field(default_factory=list)
-    clock: Clock = field(default_factory=SystemClock)
-
-    def send(
-        self,
-        target: SmtpTarget,
-        *,
-        recipient: str,
-        content: MessageParts,
-        delivery_id: str,
-        secrets: Collection[str] = (),
-    ) -> SendResult:
-        try:
-            message = build_email(
-                target,
-                recipient=recipient,
-                content=content,
-                delivery_id=delivery_id,
-                sent_at=self.clock.now(),
-            )
-        except UnsendableEmail as error:
-            return SendResult(Outcome.FAILED, error=str(error))
-        self.sent.append(SentEmail(target, recipient, delivery_id, message))
-        if self.results:
-            return self.results.pop(0)
-        return SendResult(Outcome.DELIVERED, status_code=_DELIVERED_CODE)
-
-
-if TYPE_CHECKING:  # mypy checks both implementations against the Protocol
-    _real: EmailSender = SmtpEmailSender()
-    _recording: EmailSender = RecordingEmailSender()

@@ -1,4 +1,8 @@
-"""The real webhook transport: one pooled ``httpx.Client`` per worker process."""
+"""The webhook channel: signed POSTs over one pooled ``httpx.Client`` per worker process.
+
+What is sent and what an answer means come from ``core.delivery.webhooks``; this module
+only talks HTTP.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,28 @@ from collections.abc import Mapping
 
 import httpx
 
-from core.delivery.webhooks import WebhookResponse
+from core.delivery.attempts import AttemptResult, OtpMessage
+from core.delivery.webhooks import WebhookResponse, build_webhook_request, classify_response
+from core.platform.clock import Clock
 
 # Errors that retrying cannot fix: the endpoint itself is malformed.
 _PERMANENT_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
+
+
+class WebhookChannel:
+    """Builds, signs and POSTs one OTP webhook per attempt, and classifies the answer."""
+
+    def __init__(self, timeout: float, clock: Clock) -> None:
+        self.transport = HttpxWebhookTransport(timeout)
+        self.clock = clock
+
+    def send(self, message: OtpMessage) -> AttemptResult:
+        request = build_webhook_request(message, timestamp=int(self.clock.now().timestamp()))
+        response = self.transport.post(request.url, request.body, request.headers)
+        return classify_response(response, self.clock.now())
+
+    def close(self) -> None:
+        self.transport.close()
 
 
 class HttpxWebhookTransport:

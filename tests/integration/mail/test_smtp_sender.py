@@ -12,9 +12,11 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from core.delivery.channels.email import RecordingEmailSender, SmtpEmailSender
-from core.delivery.mail import EmailContent, Outcome, SendResult, parse_smtp_target, send_email
+from core.delivery.attempts import AttemptResult, AttemptStatus
+from core.delivery.channels.email import SmtpEmailSender
+from core.delivery.mail import EmailContent, parse_smtp_target, send_email
 from core.platform.clock import FrozenClock
+from tests.doubles import RecordingEmailSender
 from tests.integration.mail.conftest import SMTP_LOGIN, SMTP_PASSWORD
 from tests.processes import free_port
 from tests.smtp import SelfSignedCertificate, SmtpSink
@@ -39,7 +41,7 @@ def sender(certificate: SelfSignedCertificate | None = None) -> SmtpEmailSender:
 
 def send(
     smtp: SmtpEmailSender, target: dict[str, object], delivery_id: str = "dlv-1"
-) -> SendResult:
+) -> AttemptResult:
     return send_email(
         smtp,
         target,
@@ -63,7 +65,7 @@ def test_a_plain_send_arrives_as_text_and_html_alternatives_with_the_right_heade
 ) -> None:
     result = send(sender(), smtp_sink.smtp_target(), delivery_id="0b6c1f4e-delivery")
 
-    assert result == SendResult(Outcome.DELIVERED, status_code=250)
+    assert result == AttemptResult.delivered(250)
     [received] = smtp_sink.received
     message = received.message
     assert received.mail_from == "no-reply@shop.example"
@@ -96,7 +98,7 @@ def test_starttls_and_auth_deliver_over_an_encrypted_authenticated_session(
 
     result = send(sender(smtp_certificate), target)
 
-    assert result.outcome is Outcome.DELIVERED
+    assert result.status is AttemptStatus.DELIVERED
     [received] = starttls_smtp_sink.received
     assert received.over_tls
     assert received.authenticated_as == SMTP_LOGIN
@@ -108,7 +110,7 @@ def test_implicit_tls_delivers_over_tls_from_the_first_byte(
 ) -> None:
     result = send(sender(smtp_certificate), implicit_tls_smtp_sink.smtp_target(Security="tls"))
 
-    assert result.outcome is Outcome.DELIVERED
+    assert result.status is AttemptStatus.DELIVERED
     [received] = implicit_tls_smtp_sink.received
     assert received.over_tls
 
@@ -118,7 +120,7 @@ def test_a_certificate_the_sender_does_not_trust_fails_without_sending(
 ) -> None:
     result = send(sender(), implicit_tls_smtp_sink.smtp_target(Security="tls"))
 
-    assert result.outcome is Outcome.FAILED
+    assert result.status is AttemptStatus.FAILED
     assert result.error is not None
     assert "certificate" in result.error
     assert implicit_tls_smtp_sink.received == []
@@ -129,7 +131,7 @@ def test_starttls_is_never_downgraded_when_the_server_does_not_offer_it(
 ) -> None:
     result = send(sender(), smtp_sink.smtp_target(Security="starttls"))
 
-    assert result.outcome is Outcome.FAILED
+    assert result.status is AttemptStatus.FAILED
     assert result.error is not None
     assert "STARTTLS" in result.error
     assert smtp_sink.received == []
@@ -142,11 +144,11 @@ def test_a_451_on_data_is_transient_and_the_next_attempt_delivers(smtp_sink: Smt
     first = send(smtp, smtp_sink.smtp_target())
     second = send(smtp, smtp_sink.smtp_target())
 
-    assert first.outcome is Outcome.RETRY
+    assert first.status is AttemptStatus.RETRY
     assert first.status_code == 451
     assert first.error is not None
     assert "temporarily rejected" in first.error
-    assert second.outcome is Outcome.DELIVERED
+    assert second.status is AttemptStatus.DELIVERED
     assert len(smtp_sink.received) == 1
 
 
@@ -155,7 +157,7 @@ def test_a_550_for_the_recipient_is_permanent(smtp_sink: SmtpSink) -> None:
 
     result = send(sender(), smtp_sink.smtp_target())
 
-    assert result.outcome is Outcome.FAILED
+    assert result.status is AttemptStatus.FAILED
     assert result.status_code == 550
     assert smtp_sink.received == []
 
@@ -165,7 +167,7 @@ def test_a_452_for_the_recipient_is_transient(smtp_sink: SmtpSink) -> None:
 
     result = send(sender(), smtp_sink.smtp_target())
 
-    assert (result.outcome, result.status_code) == (Outcome.RETRY, 452)
+    assert (result.status, result.status_code) == (AttemptStatus.RETRY, 452)
 
 
 def test_a_554_refusing_the_content_is_permanent_and_never_echoes_the_code(
@@ -175,7 +177,7 @@ def test_a_554_refusing_the_content_is_permanent_and_never_echoes_the_code(
 
     result = send(sender(), smtp_sink.smtp_target())
 
-    assert (result.outcome, result.status_code) == (Outcome.FAILED, 554)
+    assert (result.status, result.status_code) == (AttemptStatus.FAILED, 554)
     assert result.error is not None
     assert CODE not in result.error
     assert "[redacted]" in result.error
@@ -191,7 +193,7 @@ def test_a_refused_connection_is_transient() -> None:
 
     result = send(sender(), target)
 
-    assert result.outcome is Outcome.RETRY
+    assert result.status is AttemptStatus.RETRY
     assert result.status_code is None
     assert result.error is not None
     assert "connection failed" in result.error
@@ -207,7 +209,7 @@ def test_a_wrong_password_is_a_permanent_535_and_the_error_never_holds_the_passw
 
     result = send(sender(smtp_certificate), target)
 
-    assert (result.outcome, result.status_code) == (Outcome.FAILED, 535)
+    assert (result.status, result.status_code) == (AttemptStatus.FAILED, 535)
     assert result.error is not None
     assert wrong_password not in result.error
     assert SMTP_PASSWORD not in result.error
@@ -219,7 +221,7 @@ def test_sending_without_the_required_login_is_refused_permanently(
 ) -> None:
     result = send(sender(smtp_certificate), starttls_smtp_sink.smtp_target(Security="starttls"))
 
-    assert (result.outcome, result.status_code) == (Outcome.FAILED, 530)
+    assert (result.status, result.status_code) == (AttemptStatus.FAILED, 530)
 
 
 def test_credentials_are_never_sent_in_clear_to_a_remote_host() -> None:
@@ -234,7 +236,7 @@ def test_credentials_are_never_sent_in_clear_to_a_remote_host() -> None:
 
     result = send(sender(), target)
 
-    assert result.outcome is Outcome.FAILED
+    assert result.status is AttemptStatus.FAILED
     assert result.error == "refusing to send SMTP credentials over an unencrypted connection"
 
 
@@ -243,7 +245,7 @@ def test_a_user_without_an_email_address_fails_without_connecting(smtp_sink: Smt
         sender(), smtp_sink.smtp_target(), recipient=None, content=CONTENT, delivery_id="d"
     )
 
-    assert result.outcome is Outcome.FAILED
+    assert result.status is AttemptStatus.FAILED
     assert smtp_sink.received == []
 
 
@@ -256,13 +258,13 @@ def test_a_recipient_address_with_a_header_injection_is_refused(smtp_sink: SmtpS
         delivery_id="d",
     )
 
-    assert result.outcome is Outcome.FAILED
+    assert result.status is AttemptStatus.FAILED
     assert smtp_sink.received == []
 
 
 def test_the_recording_sender_builds_the_same_message_and_answers_as_scripted() -> None:
     recording = RecordingEmailSender(
-        results=[SendResult(Outcome.RETRY, status_code=451, error="SMTP 451 later")],
+        results=[AttemptResult.retry("SMTP 451 later", 451)],
         clock=FrozenClock(SENT_AT),
     )
     target = {"Host": "127.0.0.1", "From": "a@shop.example", "Security": "none"}
@@ -270,8 +272,8 @@ def test_the_recording_sender_builds_the_same_message_and_answers_as_scripted() 
     first = send(recording, target, delivery_id="dlv-9")
     second = send(recording, target, delivery_id="dlv-9")
 
-    assert first.outcome is Outcome.RETRY
-    assert second.outcome is Outcome.DELIVERED
+    assert first.status is AttemptStatus.RETRY
+    assert second.status is AttemptStatus.DELIVERED
     assert [sent.message["Message-ID"] for sent in recording.sent] == ["<dlv-9@shop.example>"] * 2
     assert recording.sent[0].target == parse_smtp_target(target)
 
@@ -317,7 +319,7 @@ def test_a_relay_that_never_answers_is_a_transient_timeout(silent_server: int) -
 
     result = send(smtp, target)
 
-    assert (result.outcome, result.error) == (Outcome.RETRY, "timed out after 0.5s")
+    assert (result.status, result.error) == (AttemptStatus.RETRY, "timed out after 0.5s")
 
 
 def test_a_relay_that_hangs_up_is_transient(hanging_up_server: int) -> None:
@@ -330,5 +332,5 @@ def test_a_relay_that_hangs_up_is_transient(hanging_up_server: int) -> None:
 
     result = send(sender(), target)
 
-    assert result.outcome is Outcome.RETRY
+    assert result.status is AttemptStatus.RETRY
     assert result.status_code is None

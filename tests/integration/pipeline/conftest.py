@@ -15,8 +15,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.delivery.service import RetryPolicy
-from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE
-from core.messaging.events import ISSUE_OTPS_ACTOR, OtpRequested
+from core.messaging.events import OtpRequested
+from core.messaging.routes import ALL_QUEUES, ISSUE_OTPS, REQUESTS_QUEUE
 from core.models import PENDING, Delivery, OneTimePassword
 from core.platform.clock import Clock, FrozenClock
 from core.platform.runtime import Runtime
@@ -58,7 +58,7 @@ class Pipeline:
         self.broker.enqueue(
             dramatiq.Message(
                 queue_name=REQUESTS_QUEUE,
-                actor_name=ISSUE_OTPS_ACTOR,
+                actor_name=ISSUE_OTPS.actor_name,
                 args=(event.to_message(),),
                 kwargs={},
                 options={},

@@ -16,8 +16,7 @@ from dramatiq.middleware import Middleware
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE
-from core.messaging.events import ISSUE_OTPS_ACTOR
+from core.messaging.routes import ALL_QUEUES, ISSUE_OTPS, REQUESTS_QUEUE
 from core.platform.logging import JsonFormatter
 from tests.factories import make_buyer, make_client, make_user, make_webhook_sender
 from tests.integration.pipeline.conftest import PipelineFactory
@@ -105,7 +104,7 @@ def test_after_a_full_flow_the_code_is_in_no_column_no_queued_message_and_no_log
     pipeline.broker.enqueue(
         dramatiq.Message(
             queue_name=REQUESTS_QUEUE,
-            actor_name=ISSUE_OTPS_ACTOR,
+            actor_name=ISSUE_OTPS.actor_name,
             args=({"v": 99},),
             kwargs={},
             options={},

@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from core.delivery.channels.webhook import HttpxWebhookTransport
-from core.delivery.service import RETRY, deliver_otp
+from core.delivery.channels.webhook import WebhookChannel
+from core.delivery.service import OutcomeStatus, deliver_otp
 from core.delivery.templates import MessageRenderer
-from core.delivery.webhooks import send_webhook
 from core.models import Delivery, MessageSenderAssignment
 from core.otp.fanout import issue_otps_for_request
 from core.platform.clock import FrozenClock
@@ -211,20 +210,20 @@ def test_retry_after_sets_the_next_attempt_and_past_the_expiry_it_expires_the_de
             clock=runtime.clock,
         )
     delivery_id = issued.deliveries[0].id
-    transport = HttpxWebhookTransport(timeout=5)
+    channel = WebhookChannel(timeout=5, clock=runtime.clock)
 
     def attempt() -> str | int | None:
         """One delivery attempt through the service the actor calls."""
         outcome = deliver_otp(
             runtime.sessions,
             delivery_id,
-            send=lambda message: send_webhook(message, transport, runtime.clock),
+            channel=channel,
             settings=runtime.settings,
             clock=runtime.clock,
             renderer=MessageRenderer(),
             retry_policy=TEST_RETRY_POLICY,
         )
-        return outcome.retry_in_ms if outcome.status == RETRY else outcome.status
+        return outcome.retry_in_ms if outcome.status is OutcomeStatus.RETRY else outcome.status
 
     receiver.script((429, {"Retry-After": "120"}), (503, {"Retry-After": "3600"}))
     try:
@@ -232,7 +231,7 @@ def test_retry_after_sets_the_next_attempt_and_past_the_expiry_it_expires_the_de
         assert attempt() == "expired"  # an hour is past the 10-minute OTP: no retry
         assert attempt() == "skipped"  # no longer pending
     finally:
-        transport.close()
+        channel.close()
     with runtime.sessions() as session:
         row = session.get(Delivery, delivery_id)
         assert row is not None

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.delivery.attempts import AttemptStatus
 from core.delivery.mail import (
     EmailContent,
-    Outcome,
     SmtpTarget,
     build_email,
     classify_reply,
@@ -20,20 +20,22 @@ from core.platform.errors import UnsendableEmail
 @pytest.mark.parametrize(
     ("code", "outcome"),
     [
-        (250, Outcome.DELIVERED),
-        (None, Outcome.RETRY),
-        (421, Outcome.RETRY),
-        (450, Outcome.RETRY),
-        (451, Outcome.RETRY),
-        (452, Outcome.RETRY),
-        (454, Outcome.RETRY),
-        (535, Outcome.FAILED),
-        (550, Outcome.FAILED),
-        (553, Outcome.FAILED),
-        (554, Outcome.FAILED),
+        (250, AttemptStatus.DELIVERED),
+        (None, AttemptStatus.RETRY),
+        (421, AttemptStatus.RETRY),
+        (450, AttemptStatus.RETRY),
+        (451, AttemptStatus.RETRY),
+        (452, AttemptStatus.RETRY),
+        (454, AttemptStatus.RETRY),
+        (535, AttemptStatus.FAILED),
+        (550, AttemptStatus.FAILED),
+        (553, AttemptStatus.FAILED),
+        (554, AttemptStatus.FAILED),
     ],
 )
-def test_smtp_reply_codes_map_to_deliver_retry_or_fail(code: int | None, outcome: Outcome) -> None:
+def test_smtp_reply_codes_map_to_deliver_retry_or_fail(
+    code: int | None, outcome: AttemptStatus
+) -> None:
     assert classify_reply(code) is outcome
 
 

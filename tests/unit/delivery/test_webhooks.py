@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.delivery.attempts import AttemptStatus
 from core.delivery.service import RetryPolicy
 from core.delivery.templates import MessageRenderer, TemplateRenderError
 from core.delivery.webhooks import (
@@ -24,35 +25,32 @@ def test_a_whsec_key_is_base64_decoded_and_any_other_key_used_as_utf8() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "succeeded", "retryable"),
+    ("status", "expected"),
     [
-        (200, True, False),
-        (204, True, False),
-        (408, False, True),
-        (429, False, True),
-        (500, False, True),
-        (503, False, True),
-        (301, False, False),
-        (400, False, False),
-        (401, False, False),
-        (404, False, False),
+        (200, AttemptStatus.DELIVERED),
+        (204, AttemptStatus.DELIVERED),
+        (408, AttemptStatus.RETRY),
+        (429, AttemptStatus.RETRY),
+        (500, AttemptStatus.RETRY),
+        (503, AttemptStatus.RETRY),
+        (301, AttemptStatus.FAILED),
+        (400, AttemptStatus.FAILED),
+        (401, AttemptStatus.FAILED),
+        (404, AttemptStatus.FAILED),
     ],
 )
 def test_2xx_succeeds_408_429_and_5xx_retry_other_answers_fail(
-    status: int, succeeded: bool, retryable: bool
+    status: int, expected: AttemptStatus
 ) -> None:
     result = classify_response(WebhookResponse(status), NOW)
-    assert (result.succeeded, result.retryable, result.status_code) == (
-        succeeded,
-        retryable,
-        status,
-    )
+    assert (result.status, result.status_code) == (expected, status)
 
 
 def test_network_errors_retry_unless_the_endpoint_itself_is_malformed() -> None:
-    assert classify_response(WebhookResponse(None, error="ConnectError"), NOW).retryable
+    network_error = WebhookResponse(None, error="ConnectError")
+    assert classify_response(network_error, NOW).status is AttemptStatus.RETRY
     malformed = WebhookResponse(None, error="UnsupportedProtocol", permanent=True)
-    assert not classify_response(malformed, NOW).retryable
+    assert classify_response(malformed, NOW).status is AttemptStatus.FAILED
 
 
 def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from core.messaging.broker import EMAIL_QUEUE
+from core.messaging.routes import EMAIL_QUEUE
 from workers.dead_letters import describe_dead_letter, with_fresh_retry_budget
 
 
