@@ -15,7 +15,7 @@ from core.admin.identity import (
     UserStore,
 )
 from core.identity.passwords import PasswordHasher
-from core.identity.roles import API_ROLES
+from core.identity.roles import ORDERCLOUD_API_ROLES
 from core.models import ADMIN, BUYER
 from core.platform.clock import Clock
 
@@ -24,7 +24,7 @@ Email = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^@\s]+@[^@\
 
 
 def _known_role(role: str) -> str:
-    if role not in API_ROLES:
+    if role not in ORDERCLOUD_API_ROLES:
         raise ValueError(f"{role!r} is not an OrderCloud ApiRole")
     return role
 
@@ -32,7 +32,7 @@ def _known_role(role: str) -> str:
 Role = Annotated[
     str,
     AfterValidator(_known_role),
-    WithJsonSchema({"type": "string", "enum": sorted(API_ROLES)}),
+    WithJsonSchema({"type": "string", "enum": sorted(ORDERCLOUD_API_ROLES)}),
 ]
 
 

@@ -14,34 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 
+from core.identity.roles import FULL_ACCESS, ROLES_FULL_ACCESS_GRANTS
 from core.models import BUYER, SecurityProfileAssignment, User
-
-FULL_ACCESS = "FullAccess"
-
-# OrderCloud's ApiRole names this service knows (docs/admin-api.md). FullAccess implies each of
-# them when requested by scope; custom roles are granted only when a profile holds them.
-API_ROLES = frozenset(
-    {
-        FULL_ACCESS,
-        "ApiClientAdmin",
-        "ApiClientReader",
-        "BuyerAdmin",
-        "BuyerReader",
-        "BuyerUserAdmin",
-        "BuyerUserReader",
-        "AdminUserAdmin",
-        "AdminUserReader",
-        "SecurityProfileAdmin",
-        "SecurityProfileReader",
-        "SetSecurityProfile",
-        "MessageSenderAdmin",
-        "MessageSenderReader",
-        "MessageConfigAssignmentAdmin",
-        "DeliveryConfigAdmin",
-        "Shopper",
-        "MeAdmin",
-    }
-)
 
 
 def profile_reaches_user() -> ColumnElement[bool]:
@@ -80,14 +54,14 @@ def held_roles(profiles: Iterable[AssignedProfile]) -> frozenset[str]:
 def granted_roles(held: frozenset[str], requested: Sequence[str] | None) -> list[str]:
     """The roles a token carries: all held ones without a scope, else scope ∩ held.
 
-    FullAccess stands for every API role, so a FullAccess user asking for
+    FullAccess stands for each of ``ROLES_FULL_ACCESS_GRANTS``, so a FullAccess user asking for
     ``scope=BuyerReader`` gets BuyerReader. The order follows the request (or is sorted).
     """
     if requested is None:
         return sorted(held)
     granted: list[str] = []
     for role in requested:
-        implied = FULL_ACCESS in held and role in API_ROLES
+        implied = FULL_ACCESS in held and role in ROLES_FULL_ACCESS_GRANTS
         if (role in held or implied) and role not in granted:
             granted.append(role)
     return granted

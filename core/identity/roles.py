@@ -1,16 +1,39 @@
-"""OrderCloud's role and message type names, as the admin resources validate them."""
+"""OrderCloud's role and message type names: the one place each set of them is defined."""
 
 from __future__ import annotations
 
 FULL_ACCESS = "FullAccess"
 
-# OrderCloud's ApiRole names (the ones docs/admin-api.md uses plus the rest of OrderCloud's list,
-# so security profiles copied from an OrderCloud marketplace validate unchanged).
-API_ROLES: frozenset[str] = frozenset(
+# The roles this service's own endpoints check (docs/admin-api.md). A FullAccess holder is granted
+# each of them when a token request's scope asks for it; custom roles are granted only
+# when a profile holds them.
+ROLES_FULL_ACCESS_GRANTS: frozenset[str] = frozenset(
     {
         FULL_ACCESS,
+        "ApiClientAdmin",
+        "ApiClientReader",
+        "BuyerAdmin",
+        "BuyerReader",
+        "BuyerUserAdmin",
+        "BuyerUserReader",
+        "AdminUserAdmin",
+        "AdminUserReader",
+        "SecurityProfileAdmin",
+        "SecurityProfileReader",
+        "SetSecurityProfile",
+        "MessageSenderAdmin",
+        "MessageSenderReader",
+        "MessageConfigAssignmentAdmin",
+        "DeliveryConfigAdmin",
         "Shopper",
         "MeAdmin",
+    }
+)
+
+# Every OrderCloud ApiRole name a security profile may hold: those above plus the rest of
+# OrderCloud's list, so profiles copied from an OrderCloud marketplace validate unchanged.
+ORDERCLOUD_API_ROLES: frozenset[str] = ROLES_FULL_ACCESS_GRANTS | frozenset(
+    {
         "MeAddressAdmin",
         "MeCreditCardAdmin",
         "MeXpAdmin",
@@ -19,19 +42,11 @@ API_ROLES: frozenset[str] = frozenset(
         "AddressReader",
         "AdminAddressAdmin",
         "AdminAddressReader",
-        "AdminUserAdmin",
         "AdminUserGroupAdmin",
         "AdminUserGroupReader",
-        "AdminUserReader",
-        "ApiClientAdmin",
-        "ApiClientReader",
         "ApprovalRuleAdmin",
         "ApprovalRuleReader",
-        "BuyerAdmin",
         "BuyerImpersonation",
-        "BuyerReader",
-        "BuyerUserAdmin",
-        "BuyerUserReader",
         "CatalogAdmin",
         "CatalogReader",
         "CategoryAdmin",
@@ -40,14 +55,10 @@ API_ROLES: frozenset[str] = frozenset(
         "CostCenterReader",
         "CreditCardAdmin",
         "CreditCardReader",
-        "DeliveryConfigAdmin",
         "IncrementorAdmin",
         "IncrementorReader",
         "IntegrationEventAdmin",
         "IntegrationEventReader",
-        "MessageConfigAssignmentAdmin",
-        "MessageSenderAdmin",
-        "MessageSenderReader",
         "OrderAdmin",
         "OrderReader",
         "OverrideShipping",
@@ -61,9 +72,6 @@ API_ROLES: frozenset[str] = frozenset(
         "ProductReader",
         "PromotionAdmin",
         "PromotionReader",
-        "SecurityProfileAdmin",
-        "SecurityProfileReader",
-        "SetSecurityProfile",
         "ShipmentAdmin",
         "ShipmentReader",
         "SpendingAccountAdmin",
