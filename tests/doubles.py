@@ -5,13 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from core.delivery.attempts import AttemptResult
 from core.delivery.mail import EmailSender, MessageParts, SmtpTarget, build_email
+from core.messaging.events import OtpRequested
+from core.messaging.publisher import EventPublisher
 from core.platform.clock import Clock, SystemClock
-from core.platform.errors import UnsendableEmail
+from core.platform.errors import ServiceUnavailable, UnsendableEmail
+
+
+class FrozenClock:
+    """A clock that moves only when told to (tests)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class RecordingEventPublisher:
+    """Keeps published events in memory: for tests where the broker is not under test."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.otp_requests: list[OtpRequested] = []
+        self.fail = fail
+
+    def publish_otp_requested(self, event: OtpRequested) -> None:
+        if self.fail:
+            raise ServiceUnavailable("recording publisher told to fail")
+        self.otp_requests.append(event)
 
 
 @dataclass(frozen=True)
@@ -60,5 +89,7 @@ class RecordingEmailSender:
         return AttemptResult.delivered(250)
 
 
-if TYPE_CHECKING:  # mypy checks the double against the Protocol the real sender meets
-    _recording: EmailSender = RecordingEmailSender()
+if TYPE_CHECKING:  # each double meets the Protocol of what it stands in for
+    _clock: Clock = FrozenClock()
+    _publisher: EventPublisher = RecordingEventPublisher()
+    _email_sender: EmailSender = RecordingEmailSender()

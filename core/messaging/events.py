@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.platform.errors import InvalidRequest
 
 
+def blank_to_none(value: str | None) -> str | None:
+    """A request's Username or Email, trimmed; a blank one counts as absent, as in OrderCloud."""
+    if value is None:
+        return None
+    return value.strip() or None
+
+
 class OtpRequested(BaseModel):
     """A validated OTP request, published by the api after checking ClientID and senders.
 

@@ -96,16 +96,3 @@ class DramatiqEventPublisher:
             until = self._unavailable_until
         if until is not None and self.clock.now() < until:
             raise ServiceUnavailable("broker unavailable (recent publish failed)")
-
-
-class RecordingEventPublisher:
-    """Keeps published events in memory: for tests where the broker is not under test."""
-
-    def __init__(self, *, fail: bool = False) -> None:
-        self.otp_requests: list[OtpRequested] = []
-        self.fail = fail
-
-    def publish_otp_requested(self, event: OtpRequested) -> None:
-        if self.fail:
-            raise ServiceUnavailable("recording publisher told to fail")
-        self.otp_requests.append(event)

@@ -8,7 +8,7 @@ docs/architecture.md).
 A fan-out is four statements: lock the matching users, count their recent OTPs (and look
 for this request's), insert the OTP rows, insert the delivery rows. The API client and
 the OneTimePassword senders change rarely, so a worker reads them through
-:class:`FanOutLookups`, which keeps them for :data:`LOOKUP_TTL` (as the api does).
+:class:`FanOutLookups`, which keeps them for ``LOOKUP_TTL`` (as the api does).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.delivery.targets import SenderTarget
 from core.identity.eligibility import allowed_on_client
-from core.messaging.events import OtpRequested
+from core.messaging.events import OtpRequested, blank_to_none
 from core.models import (
     PENDING,
     ApiClient,
@@ -173,10 +173,6 @@ _INSERT_OTPS = insert(Base.metadata.tables[OneTimePassword.__tablename__])
 _INSERT_DELIVERIES = insert(Base.metadata.tables[Delivery.__tablename__])
 
 
-def _blank_to_none(value: str | None) -> str | None:
-    return value.strip() or None if value is not None else None
-
-
 @dataclass(frozen=True)
 class _Recipient:
     id: str
@@ -192,8 +188,8 @@ def _lock_matching_users(
     The rows are locked so that concurrent requests for one user count the throttle
     one after the other (the count is the next statement, so it sees what they committed).
     """
-    username = _blank_to_none(event.username)
-    email = _blank_to_none(event.email)
+    username = blank_to_none(event.username)
+    email = blank_to_none(event.email)
     if username is None and email is None:
         return []
     query = _matching_query(client, username is not None, email is not None)

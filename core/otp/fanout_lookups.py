@@ -1,7 +1,8 @@
 """What a fan-out reads besides users: the API client's rules and the OneTimePassword senders.
 
-Both change rarely (admin API calls), so a worker keeps them for :data:`LOOKUP_TTL`, as
-the api does with its own lookups. See :class:`FanOutLookups` for why that is safe.
+Both change rarely (admin API calls), so a worker keeps them for
+:data:`~core.platform.cache.LOOKUP_TTL`, as the api does with its own lookups. See
+:class:`FanOutLookups` for why that is safe.
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from core.models import (
     MessageSender,
     MessageSenderAssignment,
 )
-from core.otp.intake import LOOKUP_TTL, TtlCache
+from core.platform.cache import LOOKUP_TTL, MAX_CACHED_CLIENTS, TtlCache
 from core.platform.clock import Clock, SystemClock
 from core.platform.settings import Settings
 
-# Client ids a worker keeps (unknown ones included, so made-up ids cannot flood it).
-MAX_CACHED_CLIENTS = 10_000
 _SENDERS_KEY = "senders"
 
 

@@ -3,28 +3,26 @@
 The api never looks at users (invariant 7 in docs/architecture.md, no enumeration):
 matching is the fan-out worker's job. It also never writes to the database; the two
 lookups it needs (is this ClientID active? is a OneTimePassword sender configured?) are
-cached in-process for :data:`LOOKUP_TTL`, so a change made through the admin API takes
-effect in every api process within that time.
+cached in-process for :data:`~core.platform.cache.LOOKUP_TTL`, so a change made through
+the admin API takes effect in every api process within that time.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.messaging.events import OtpRequested
+from core.messaging.events import OtpRequested, blank_to_none
 from core.messaging.publisher import EventPublisher
 from core.models import ONE_TIME_PASSWORD, ApiClient, DeliveryConfig, MessageSender
+from core.platform.cache import LOOKUP_TTL, MAX_CACHED_CLIENTS, TtlCache
 from core.platform.clock import Clock
 from core.platform.errors import (
     InvalidClient,
@@ -32,71 +30,6 @@ from core.platform.errors import (
     ServiceUnavailable,
     UsernameOrEmailRequired,
 )
-
-# Admin changes must show within 5 s (docs/admin-api.md): 3 s, plus at most
-# REFRESH_GRACE while one thread reloads an expired entry, leaves room for a slow lookup.
-LOOKUP_TTL = timedelta(seconds=3)
-REFRESH_GRACE = timedelta(seconds=1)
-# Unknown ClientIDs are cached too (a flood of made-up IDs must not reach the database
-# each time), so the cache is bounded: least recently used entries go first.
-MAX_CACHED_CLIENTS = 10_000
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class TtlCache(Generic[K, V]):
-    """A thread-safe, size-bounded map whose entries expire ``ttl`` after they were loaded.
-
-    When an entry expires, the first thread to ask reloads it; until it is done (for at
-    most ``refresh_grace``) the other threads keep the expired value instead of all going
-    to the database at once.
-    """
-
-    def __init__(
-        self,
-        clock: Clock,
-        ttl: timedelta,
-        max_entries: int,
-        refresh_grace: timedelta = REFRESH_GRACE,
-    ) -> None:
-        self.clock = clock
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self.refresh_grace = refresh_grace
-        self._entries: OrderedDict[K, tuple[datetime, V]] = OrderedDict()
-        self._refreshing: set[K] = set()
-        self._lock = threading.Lock()
-
-    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
-        now = self.clock.now()
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is not None:
-                expires_at, value = cached
-                if now < expires_at or (
-                    key in self._refreshing and now < expires_at + self.refresh_grace
-                ):
-                    self._entries.move_to_end(key)
-                    return value
-            self._refreshing.add(key)
-        # Loaded outside the lock: a slow query must not stall other keys' hits. Two
-        # threads may load the same key at once (a first load, or past the grace); both
-        # get a correct answer.
-        try:
-            value = load()
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
-        with self._lock:
-            self._entries[key] = (now + self.ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 @dataclass(frozen=True)
@@ -135,12 +68,15 @@ class OtpIntake:
 
     def request_otp(self, request: OtpRequestInput) -> str:
         """Accept the request and return its request id, or raise the contract's error."""
-        username = _present(request.username)
-        email = _present(request.email)
+        username = blank_to_none(request.username)
+        email = blank_to_none(request.email)
         if username is None and email is None:
             raise UsernameOrEmailRequired()
-        client_id = _present(request.client_id)
-        if client_id is None or not self._client_is_active(client_id):
+        # Looked up as sent: a ClientID is never trimmed into a valid one.
+        client_id = request.client_id
+        if client_id is None or blank_to_none(client_id) is None:
+            raise InvalidClient()
+        if not self._client_is_active(client_id):
             raise InvalidClient()
         if not self._otp_sender_configured():
             raise OtpNotConfigured()
@@ -176,13 +112,6 @@ class OtpIntake:
         except (OperationalError, PoolTimeout):
             # PoolTimeout: every pooled connection is busy; the client should retry.
             raise ServiceUnavailable("database unreachable") from None
-
-
-def _present(value: str | None) -> str | None:
-    """Blank strings count as absent, as OrderCloud treats them."""
-    if value is None or not value.strip():
-        return None
-    return value
 
 
 def _load_client_active(session: Session, client_id: str) -> bool:

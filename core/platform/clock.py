@@ -1,8 +1,9 @@
-"""Time as a dependency, so expiry and lockout can be tested without sleeping."""
+"""Time as a dependency, so expiry and lockout can be tested without sleeping
+(``tests/doubles.py`` holds a clock that moves only when told to)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -20,16 +21,3 @@ class SystemClock:
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, to the second: ``2025-05-12T10:00:00Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class FrozenClock:
-    """A clock that moves only when told to (tests)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from core.admin.identity import UserStore
 from core.models import ADMIN, User
-from core.platform.clock import FrozenClock
 from core.platform.errors import UsernameTaken
+from tests.doubles import FrozenClock
 from tests.factories import hasher, make_user
 
 

@@ -16,8 +16,8 @@ from core.delivery.templates import MessageRenderer
 from core.messaging.events import OtpRequested
 from core.models import Delivery, DeliveryConfig, OneTimePassword
 from core.otp.fanout import issue_otps_for_request
-from core.platform.clock import FrozenClock
 from core.platform.runtime import Runtime
+from tests.doubles import FrozenClock
 from tests.factories import (
     make_buyer,
     make_client,

@@ -16,9 +16,9 @@ from core.messaging.events import OtpRequested
 from core.models import BUYER, ApiClient, Delivery, MessageSenderAssignment, OneTimePassword
 from core.otp.fanout import issue_otps_for_request
 from core.otp.fanout_lookups import FanOutLookups
-from core.platform.clock import FrozenClock
 from core.platform.ids import new_uuid
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import (
     make_buyer,
     make_client,

@@ -17,9 +17,9 @@ from api import create_app
 from core.messaging.events import OtpRequested
 from core.messaging.publisher import DEFAULT_FAILURE_COOLDOWN
 from core.messaging.routes import REQUESTS_QUEUE
-from core.platform.clock import FrozenClock
 from core.platform.runtime import Runtime
 from core.platform.settings import RateLimit, Settings
+from tests.doubles import FrozenClock
 from tests.http_server import served
 from tests.otp_marketplace import OTP_PATH, Marketplace, committed_marketplace, committed_users
 from tests.otp_queue import queued_count, take_all

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from api import create_app
 from core.messaging.events import OtpRequested
-from core.messaging.publisher import RecordingEventPublisher
 from core.messaging.routes import ISSUE_OTPS
-from core.otp.intake import LOOKUP_TTL, OtpIntake, OtpRequestInput
-from core.platform.clock import FrozenClock
+from core.otp.intake import OtpIntake, OtpRequestInput
+from core.platform.cache import LOOKUP_TTL
 from core.platform.db import make_session_factory
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock, RecordingEventPublisher
 from tests.factories import make_client, make_otp_sender_with_config, make_webhook_sender
 from tests.otp_marketplace import (
     OTP_PATH,

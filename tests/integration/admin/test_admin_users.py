@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from api import create_app
 from core.auth.tokens import TokenKeys
 from core.models import ApiClient, User
-from core.platform.clock import FrozenClock
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import hasher, make_buyer, make_user
 from tests.integration.admin.conftest import AdminClient, error_of
 

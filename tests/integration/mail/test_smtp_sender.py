@@ -15,8 +15,7 @@ import pytest
 from core.delivery.attempts import AttemptResult, AttemptStatus
 from core.delivery.channels.email import SmtpEmailSender
 from core.delivery.mail import EmailContent, parse_smtp_target, send_email
-from core.platform.clock import FrozenClock
-from tests.doubles import RecordingEmailSender
+from tests.doubles import FrozenClock, RecordingEmailSender
 from tests.integration.mail.conftest import SMTP_LOGIN, SMTP_PASSWORD
 from tests.processes import free_port
 from tests.smtp import SelfSignedCertificate, SmtpSink

@@ -18,9 +18,10 @@ from core.delivery.service import RetryPolicy
 from core.messaging.events import OtpRequested
 from core.messaging.routes import ALL_QUEUES, ISSUE_OTPS, REQUESTS_QUEUE
 from core.models import PENDING, Delivery, OneTimePassword
-from core.platform.clock import Clock, FrozenClock
+from core.platform.clock import Clock
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.webhook_receiver import WebhookReceiver
 from workers.setup import setup_workers
 

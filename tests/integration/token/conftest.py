@@ -18,9 +18,9 @@ from werkzeug.test import TestResponse
 
 from api.token import create_token_app
 from core.models import ApiClient, AuthEvent, Buyer, User
-from core.platform.clock import FrozenClock
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import make_buyer, make_client, make_profile, make_user
 
 PASSWORD = "correct horse battery"

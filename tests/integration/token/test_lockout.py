@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.models import User
-from core.platform.clock import FrozenClock
+from tests.doubles import FrozenClock
 from tests.integration.token.conftest import (
     auth_outcomes,
     error_code,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import AuthEvent, RefreshToken
-from core.platform.clock import FrozenClock
+from tests.doubles import FrozenClock
 from tests.factories import hasher, make_buyer, make_client, make_profile, make_user
 from tests.integration.token.conftest import (
     PASSWORD,

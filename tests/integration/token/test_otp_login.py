@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import OneTimePassword
-from core.platform.clock import FrozenClock
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import make_client, make_otp
 from tests.integration.token.conftest import (
     auth_outcomes,

@@ -12,9 +12,9 @@ from werkzeug.test import Client
 import migrations
 from api.token import create_token_app
 from cli.dev import build_dev_wsgi
-from core.platform.clock import FrozenClock
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import make_otp
 from tests.integration.token.conftest import PASSWORD, fresh_user, make_shop, password_form
 

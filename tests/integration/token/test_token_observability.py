@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
-from core.platform.clock import FrozenClock
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import make_otp
 from tests.integration.token.conftest import make_shop, password_form, post_token
 from tests.logs import capture_json_log

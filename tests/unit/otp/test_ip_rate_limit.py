@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from core.otp.ip_rate_limit import IpRateLimiter
-from core.platform.clock import FrozenClock
 from core.platform.errors import TooManyRequests
 from core.platform.settings import RateLimit
+from tests.doubles import FrozenClock
 
 
 def test_the_request_past_the_limit_is_refused_with_the_seconds_left_in_the_window() -> None:

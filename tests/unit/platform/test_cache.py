@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from core.messaging.broker import with_connection_defaults
-from core.otp.intake import TtlCache
-from core.platform.clock import FrozenClock
+from core.platform.cache import TtlCache
+from tests.doubles import FrozenClock
 
 
 class CountingLoader:
