@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -18,7 +18,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 from typing import Any, Literal, Protocol
 
-from core.delivery.attempts import AttemptResult, AttemptStatus
+from core.delivery.attempts import AttemptStatus
 from core.platform.errors import UnsendableEmail
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -191,44 +191,3 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     if len(text) > MAX_ERROR_LENGTH:
         text = text[: MAX_ERROR_LENGTH - 1] + "…"
     return text
-
-
-class EmailSender(Protocol):
-    """Sends one email for one delivery (``core.delivery.channels.email.SmtpEmailSender``)."""
-
-    def send(
-        self,
-        target: SmtpTarget,
-        *,
-        recipient: str,
-        content: MessageParts,
-        delivery_id: str,
-        secrets: Collection[str] = (),
-    ) -> AttemptResult:
-        """Never raises for a delivery problem: the outcome is in the result.
-
-        ``secrets`` (the code, at least) are scrubbed from the error text along with the
-        target's password.
-        """
-        ...
-
-
-def send_email(
-    sender: EmailSender,
-    raw_target: Mapping[str, Any],
-    *,
-    recipient: str | None,
-    content: MessageParts,
-    delivery_id: str,
-    secrets: Collection[str] = (),
-) -> AttemptResult:
-    """Parse a stored ``Smtp`` target and send; a bad target or no address fails for good."""
-    if not recipient:
-        return AttemptResult.failed("the user has no email address")
-    try:
-        target = parse_smtp_target(raw_target)
-    except UnsendableEmail as error:
-        return AttemptResult.failed(str(error))
-    return sender.send(
-        target, recipient=recipient, content=content, delivery_id=delivery_id, secrets=secrets
-    )

@@ -11,24 +11,22 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from contextlib import suppress
 from email.message import EmailMessage
+from typing import Any
 
 from core.delivery.attempts import AttemptResult, AttemptStatus, OtpMessage
 from core.delivery.mail import (
-    EmailSender,
     MessageParts,
     SmtpTarget,
     build_email,
     classify_reply,
+    parse_smtp_target,
     redact,
-    send_email,
 )
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import UnsendableEmail
-
-__all__ = ["SMTP_TIMEOUT", "EmailChannel", "EmailSender", "SmtpEmailSender"]
 
 # Seconds per socket operation (connect, each command, DATA). Not OTP_WEBHOOK_TIMEOUT: a
 # relay's greeting may be delayed on purpose (tarpitting, greylisting checks), so SMTP
@@ -40,7 +38,7 @@ _DELIVERED_CODE = 250  # smtplib returns from DATA only on 250
 class EmailChannel:
     """Sends each OTP message to its user's address through the sender's ``Smtp`` target."""
 
-    def __init__(self, sender: EmailSender | None = None) -> None:
+    def __init__(self, sender: SmtpEmailSender | None = None) -> None:
         self.sender = sender or SmtpEmailSender()
 
     def send(self, message: OtpMessage) -> AttemptResult:
@@ -57,8 +55,34 @@ class EmailChannel:
         """Nothing to release: every send opens and closes its own connection."""
 
 
+def send_email(
+    sender: SmtpEmailSender,
+    raw_target: Mapping[str, Any],
+    *,
+    recipient: str | None,
+    content: MessageParts,
+    delivery_id: str,
+    secrets: Collection[str] = (),
+) -> AttemptResult:
+    """Parse a stored ``Smtp`` target and send; a bad target or no address fails for good.
+
+    ``secrets`` (the code, at least) are scrubbed from the error text along with the
+    target's password.
+    """
+    if not recipient:
+        return AttemptResult.failed("the user has no email address")
+    try:
+        target = parse_smtp_target(raw_target)
+    except UnsendableEmail as error:
+        return AttemptResult.failed(str(error))
+    return sender.send(
+        target, recipient=recipient, content=content, delivery_id=delivery_id, secrets=secrets
+    )
+
+
 class SmtpEmailSender:
-    """Sends over SMTP: STARTTLS (never downgraded), implicit TLS, or plain."""
+    """Sends over SMTP: STARTTLS (never downgraded), implicit TLS, or plain. Never raises
+    for a delivery problem: the outcome is in the result."""
 
     def __init__(
         self,

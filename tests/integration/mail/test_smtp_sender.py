@@ -13,9 +13,9 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from core.delivery.attempts import AttemptResult, AttemptStatus
-from core.delivery.channels.email import SmtpEmailSender
-from core.delivery.mail import EmailContent, parse_smtp_target, send_email
-from tests.doubles import FrozenClock, RecordingEmailSender
+from core.delivery.channels.email import SmtpEmailSender, send_email
+from core.delivery.mail import EmailContent
+from tests.doubles import FrozenClock
 from tests.integration.mail.conftest import SMTP_LOGIN, SMTP_PASSWORD
 from tests.processes import free_port
 from tests.smtp import SelfSignedCertificate, SmtpSink
@@ -259,22 +259,6 @@ def test_a_recipient_address_with_a_header_injection_is_refused(smtp_sink: SmtpS
 
     assert result.status is AttemptStatus.FAILED
     assert smtp_sink.received == []
-
-
-def test_the_recording_sender_builds_the_same_message_and_answers_as_scripted() -> None:
-    recording = RecordingEmailSender(
-        results=[AttemptResult.retry("SMTP 451 later", 451)],
-        clock=FrozenClock(SENT_AT),
-    )
-    target = {"Host": "127.0.0.1", "From": "a@shop.example", "Security": "none"}
-
-    first = send(recording, target, delivery_id="dlv-9")
-    second = send(recording, target, delivery_id="dlv-9")
-
-    assert first.status is AttemptStatus.RETRY
-    assert second.status is AttemptStatus.DELIVERED
-    assert [sent.message["Message-ID"] for sent in recording.sent] == ["<dlv-9@shop.example>"] * 2
-    assert recording.sent[0].target == parse_smtp_target(target)
 
 
 @pytest.fixture
