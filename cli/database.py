@@ -6,7 +6,13 @@ from sqlalchemy.exc import OperationalError
 
 from core.identity.bootstrap import bootstrap_admin
 from core.identity.passwords import PasswordHasher
-from core.platform.db import check_database, make_engine, make_session_factory, transaction
+from core.platform.db import (
+    check_database,
+    check_database_at,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
 from core.platform.errors import ServiceUnavailable
 from core.platform.settings import Settings
 
@@ -16,11 +22,7 @@ def migrate(settings: Settings) -> None:
 
     settings.require("database_url")
     assert settings.database_url is not None
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        check_database(engine)
-    finally:
-        engine.dispose()
+    check_database_at(settings.database_url)
     try:
         migrations.upgrade(settings.database_url)
     except OperationalError as error:

@@ -33,8 +33,6 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.serve import serve
-
     settings.require("database_url", "broker_url", "secret_key", "jwt_private_key")
 
     def build_app() -> object:
@@ -43,19 +41,10 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
         return create_app(settings)
 
-    serve(
-        build_app,
-        service="api",
-        bind=args.bind,
-        workers=args.workers,
-        threads=args.threads,
-        log_format=settings.log_format,
-    )
-    return 0
+    return _serve(args, settings, "api", build_app)
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.serve import serve
     from core.auth.tokens import TokenKeys
 
     settings.require("database_url", "secret_key", "jwt_private_key")
@@ -67,9 +56,18 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
         return create_token_app(settings)
 
+    return _serve(args, settings, "token", build_app)
+
+
+def _serve(
+    args: argparse.Namespace, settings: Settings, service: str, build_app: Callable[[], object]
+) -> int:
+    """Serve the app ``build_app`` makes in each gunicorn worker, as the options say."""
+    from cli.serve import serve
+
     serve(
         build_app,
-        service="token",
+        service=service,
         bind=args.bind,
         workers=args.workers,
         threads=args.threads,

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from core.messaging.broker import build_broker, check_broker
-from core.platform.db import check_database, make_engine
+from core.platform.db import check_database_at
 from core.platform.settings import Settings
 from workers.entry import ENTRY_POINT
 from workers.observability import prepare_worker_metrics
@@ -45,11 +45,7 @@ def run_worker(settings: Settings, *, queues: Sequence[str], processes: int, thr
     """Check settings and services (one clear line when not), then become the dramatiq CLI."""
     settings.require("database_url", "broker_url", "secret_key")
     assert settings.database_url is not None
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        check_database(engine)
-    finally:
-        engine.dispose()
+    check_database_at(settings.database_url)
     check_broker(build_broker(settings), settings.broker_url)
     # Before the exec: every worker process inherits the fresh metrics directory.
     prepare_worker_metrics(settings)

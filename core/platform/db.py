@@ -66,6 +66,16 @@ def check_database(engine: Engine) -> None:
         raise ServiceUnavailable(f"database unreachable: {_first_line(error.orig)}") from None
 
 
+def check_database_at(url: str) -> None:
+    """:func:`check_database` through a one-connection engine of its own, disposed at once:
+    the command line's check before it migrates or becomes a worker."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        check_database(engine)
+    finally:
+        engine.dispose()
+
+
 def _first_line(error: BaseException | None) -> str:
     message = str(error or "").strip().splitlines()
     return message[0] if message else "no answer"
