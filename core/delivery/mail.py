@@ -16,9 +16,10 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from core.delivery.attempts import AttemptStatus
+from core.delivery.templates import RenderedMessage
 from core.platform.errors import UnsendableEmail
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -70,24 +71,6 @@ class SmtpTarget:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
-
-
-class MessageParts(Protocol):
-    """A rendered message: anything with these three fields (the template helper's result)."""
-
-    @property
-    def subject(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def html(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class EmailContent:
-    subject: str
-    text: str
-    html: str
 
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,253}$")
@@ -151,7 +134,7 @@ def build_email(
     target: SmtpTarget,
     *,
     recipient: str,
-    content: MessageParts,
+    content: RenderedMessage,
     delivery_id: str,
     sent_at: datetime,
 ) -> EmailMessage:

@@ -48,7 +48,4 @@ DELIVERY_ROUTES: dict[str, Route] = {
 ALL_ROUTES = (ISSUE_OTPS, *DELIVERY_ROUTES.values())
 
 REQUESTS_QUEUE = ISSUE_OTPS.queue_name
-WEBHOOK_QUEUE = DELIVER_WEBHOOK.queue_name
-EMAIL_QUEUE = DELIVER_EMAIL.queue_name
-CONSOLE_QUEUE = DELIVER_CONSOLE.queue_name
 ALL_QUEUES = tuple(route.queue_name for route in ALL_ROUTES)

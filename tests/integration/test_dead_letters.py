@@ -14,7 +14,7 @@ import pika
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-from core.messaging.routes import REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.routes import DELIVER_WEBHOOK, REQUESTS_QUEUE
 from core.platform.errors import ServiceUnavailable
 from tests.processes import otp_command
 from workers.dead_letters import (
@@ -22,6 +22,8 @@ from workers.dead_letters import (
     list_dead_letters,
     replay_dead_letters,
 )
+
+WEBHOOK_QUEUE = DELIVER_WEBHOOK.queue_name
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"

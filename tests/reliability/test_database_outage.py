@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy.orm import Session
 
-from core.messaging.routes import REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.routes import DELIVER_WEBHOOK, REQUESTS_QUEUE
 from core.models import Buyer
 from tests.factories import make_user
 from tests.reliability.chaos import Outage
@@ -83,7 +83,7 @@ def test_otp_requests_accepted_while_workers_lose_the_database_are_delivered_aft
     worker_env = rig.env(proxied_broker=False)
     workers = [
         worker_service(worker_env, queues=(REQUESTS_QUEUE,), threads=4),
-        worker_service(worker_env, queues=(WEBHOOK_QUEUE,), threads=4),
+        worker_service(worker_env, queues=(DELIVER_WEBHOOK.queue_name,), threads=4),
     ]
     rig.leak_guard.watch(api, *workers)
     proxy: FaultProxy = rig.database_proxy

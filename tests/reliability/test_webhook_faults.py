@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from core.messaging.routes import WEBHOOK_QUEUE
+from core.messaging.routes import DELIVER_WEBHOOK
 from tests.reliability.cluster import http_service, running, wait_for, worker_service
 from tests.reliability.conftest import Rig
 from tests.reliability.faults import FaultProxy
@@ -15,6 +15,8 @@ from tests.reliability.leaks import queue_depths
 from tests.reliability.load import Load, otp_request
 from tests.reliability.observe import delivery_attempts, delivery_statuses
 from tests.reliability.receiver import random_failures
+
+WEBHOOK_QUEUE = DELIVER_WEBHOOK.queue_name
 
 FLAKY_REQUESTS = 60
 DEAD_REQUESTS = 10

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cli.serve import GRACEFUL_TIMEOUT_SECONDS
-from core.messaging.routes import EMAIL_QUEUE, REQUESTS_QUEUE, WEBHOOK_QUEUE
+from core.messaging.routes import DELIVER_EMAIL, DELIVER_WEBHOOK, REQUESTS_QUEUE
 from core.platform.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def test_workers_listen_on_their_own_queues(services: dict[str, Any]) -> None:
         return command[command.index("--queues") + 1 : command.index("--processes")]
 
     assert queues("worker-fanout") == [REQUESTS_QUEUE]
-    assert queues("worker-delivery") == [WEBHOOK_QUEUE, EMAIL_QUEUE]
+    assert queues("worker-delivery") == [DELIVER_WEBHOOK.queue_name, DELIVER_EMAIL.queue_name]
 
 
 def test_scalable_services_have_no_fixed_name_or_host_port(services: dict[str, Any]) -> None:

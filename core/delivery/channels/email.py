@@ -18,13 +18,13 @@ from typing import Any
 
 from core.delivery.attempts import AttemptResult, AttemptStatus, OtpMessage
 from core.delivery.mail import (
-    MessageParts,
     SmtpTarget,
     build_email,
     classify_reply,
     parse_smtp_target,
     redact,
 )
+from core.delivery.templates import RenderedMessage
 from core.platform.clock import Clock, SystemClock
 from core.platform.errors import UnsendableEmail
 
@@ -60,7 +60,7 @@ def send_email(
     raw_target: Mapping[str, Any],
     *,
     recipient: str | None,
-    content: MessageParts,
+    content: RenderedMessage,
     delivery_id: str,
     secrets: Collection[str] = (),
 ) -> AttemptResult:
@@ -110,7 +110,7 @@ class SmtpEmailSender:
         target: SmtpTarget,
         *,
         recipient: str,
-        content: MessageParts,
+        content: RenderedMessage,
         delivery_id: str,
         secrets: Collection[str] = (),
     ) -> AttemptResult:

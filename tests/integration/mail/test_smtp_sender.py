@@ -14,14 +14,14 @@ import pytest
 
 from core.delivery.attempts import AttemptResult, AttemptStatus
 from core.delivery.channels.email import SmtpEmailSender, send_email
-from core.delivery.mail import EmailContent
+from core.delivery.templates import RenderedMessage
 from tests.doubles import FrozenClock
 from tests.integration.mail.conftest import SMTP_LOGIN, SMTP_PASSWORD
 from tests.processes import free_port
 from tests.smtp import SelfSignedCertificate, SmtpSink
 
 CODE = "48213907"
-CONTENT = EmailContent(
+CONTENT = RenderedMessage(
     subject="Your one-time password\n",
     text=f"Your one-time password is {CODE}.\n",
     html=f"<p>Your one-time password is <strong>{CODE}</strong>.</p>",

@@ -6,7 +6,6 @@ import pytest
 
 from core.delivery.attempts import AttemptStatus
 from core.delivery.mail import (
-    EmailContent,
     SmtpTarget,
     build_email,
     classify_reply,
@@ -14,6 +13,7 @@ from core.delivery.mail import (
     parse_smtp_target,
     redact,
 )
+from core.delivery.templates import RenderedMessage
 from core.platform.errors import UnsendableEmail
 
 
@@ -86,7 +86,7 @@ def test_a_french_subject_and_body_survive_encoding_and_a_multiline_subject_beco
     None
 ):
     target = SmtpTarget(host="mx", port=25, from_address="Boutique <no-reply@shop.example>")
-    content = EmailContent(
+    content = RenderedMessage(
         subject="Votre mot de passe\nà usage unique\n",
         text="Bonjour Zoé, voici votre code : 12345678\n",
         html="<p>Bonjour Zoé</p>",
