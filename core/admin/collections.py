@@ -238,6 +238,11 @@ class CollectionStore(Generic[RowT]):
             raise self.conflict(object_id, error) from None
 
 
+def without_nulls(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A written JSON object as stored: members set to null are left out (absent = default)."""
+    return {key: value for key, value in (document or {}).items() if value is not None}
+
+
 def ensure_exists(session: Session, model: type[Base], object_type: str, object_id: str) -> Any:
     """The row, or :class:`NotFound` naming what was referenced."""
     row = session.get(model, object_id)

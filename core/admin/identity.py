@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.assignments import AssignmentStore
-from core.admin.collections import CollectionStore, Scope, ensure_exists
+from core.admin.collections import CollectionStore, Scope, ensure_exists, without_nulls
 from core.auth.lockout import is_locked
 from core.identity.passwords import PasswordHasher
 from core.models import (
@@ -156,8 +156,7 @@ class SecurityProfileStore(CollectionStore[SecurityProfile]):
         fields = dict(values)
         if "password_config" in fields:
             # Only what was set is stored, so lockout falls back to its defaults for the rest.
-            config = fields.pop("password_config") or {}
-            row.password_config = {key: value for key, value in config.items() if value is not None}
+            row.password_config = without_nulls(fields.pop("password_config"))
         super().apply(session, row, fields)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.assignments import AssignmentStore
-from core.admin.collections import CollectionStore
+from core.admin.collections import CollectionStore, without_nulls
 from core.models import (
     Buyer,
     Delivery,
@@ -48,10 +48,7 @@ class MessageSenderStore(CollectionStore[MessageSender]):
     def apply(self, session: Session, row: MessageSender, values: Mapping[str, Any]) -> None:
         fields = dict(values)
         if "template_overrides" in fields:
-            overrides = fields.pop("template_overrides") or {}
-            row.template_overrides = {
-                name: source for name, source in overrides.items() if source is not None
-            }
+            row.template_overrides = without_nulls(fields.pop("template_overrides"))
         super().apply(session, row, fields)
 
     def check(self, session: Session, row: MessageSender) -> None:
