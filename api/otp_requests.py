@@ -144,7 +144,12 @@ def otp_request_services() -> OtpRequestServices:
                 runtime = current_runtime()
                 publisher = DramatiqEventPublisher(runtime.broker, clock=runtime.clock)
                 services = OtpRequestServices(
-                    intake=OtpIntake(runtime.sessions, publisher, runtime.clock),
+                    intake=OtpIntake(
+                        runtime.sessions,
+                        publisher,
+                        runtime.clock,
+                        dev_mode=runtime.settings.dev_mode,
+                    ),
                     rate_limiter=IpRateLimiter(runtime.settings.ip_rate_limit, runtime.clock),
                 )
                 current_app.extensions[_SERVICES_KEY] = services

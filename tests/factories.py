@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,23 @@ def hasher() -> PasswordHasher:
 
 def _next(prefix: str) -> str:
     return f"{prefix}{next(_counter)}"
+
+
+# How a factory-made OneTimePassword sender reaches users (core/otp/senders.py):
+# "all_buyers" is OrderCloud's way (AllowAllBuyers true, no assignment: every buyer's
+# users); "marketplace" is a marketplace-level assignment (every user, admin users too);
+# "unassigned" reaches nobody until an assignment is added.
+SenderReach = Literal["all_buyers", "marketplace", "unassigned"]
+
+
+def _add_otp_sender(session: Session, fields: dict[str, Any], reach: SenderReach) -> MessageSender:
+    sender = MessageSender(**{"allow_all_buyers": reach == "all_buyers", **fields})
+    session.add(sender)
+    session.flush()
+    if reach == "marketplace":
+        session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
+        session.flush()
+    return sender
 
 
 def make_buyer(session: Session, **fields: Any) -> Buyer:
@@ -120,25 +137,26 @@ def make_profile(
 
 
 def make_webhook_sender(
-    session: Session, *, url: str, shared_key: str = "shared-key", **fields: Any
+    session: Session,
+    *,
+    url: str | None,
+    shared_key: str | None = "shared-key",
+    reach: SenderReach = "marketplace",
+    **fields: Any,
 ) -> MessageSender:
-    """A legacy-form OneTimePassword sender (URL + SharedKey) assigned marketplace-wide."""
-    sender = MessageSender(
-        **{
+    """A legacy-form OneTimePassword sender (URL + SharedKey), marketplace-wide by default."""
+    return _add_otp_sender(
+        session,
+        {
             "id": _next("sender"),
             "name": "Webhook",
             "message_types": [ONE_TIME_PASSWORD],
             "url": url,
             "shared_key": shared_key,
-            "allow_all_buyers": True,
             **fields,
-        }
+        },
+        reach,
     )
-    session.add(sender)
-    session.flush()
-    session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
-    session.flush()
-    return sender
 
 
 def make_delivery_config(
@@ -195,29 +213,26 @@ def make_otp(
 
 
 def make_otp_sender_with_config(
-    session: Session, *, enabled: bool = True, **fields: Any
+    session: Session, *, enabled: bool = True, reach: SenderReach = "marketplace", **fields: Any
 ) -> MessageSender:
-    """A OneTimePassword sender whose delivery goes through a (possibly disabled) config."""
+    """A OneTimePassword sender whose delivery goes through a (possibly disabled) config
+    with one Http target (a Console target would count in dev mode only)."""
     config = make_delivery_config(
         session,
-        targets={"Console": {"Enabled": True}},
+        targets={"Http": {"Endpoint": "http://127.0.0.1:9/hook", "Secret": "http-secret"}},
         enabled=enabled,
     )
-    sender = MessageSender(
-        **{
+    return _add_otp_sender(
+        session,
+        {
             "id": _next("sender"),
             "name": "Configured",
             "message_types": [ONE_TIME_PASSWORD],
             "delivery_config_id": config.id,
-            "allow_all_buyers": True,
             **fields,
-        }
+        },
+        reach,
     )
-    session.add(sender)
-    session.flush()
-    session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
-    session.flush()
-    return sender
 
 
 def make_otp_row(
@@ -310,24 +325,22 @@ def make_access_token(
     )
 
 
-def make_email_sender(session: Session, *, smtp: dict[str, Any], **fields: Any) -> MessageSender:
+def make_email_sender(
+    session: Session, *, smtp: dict[str, Any], reach: SenderReach = "marketplace", **fields: Any
+) -> MessageSender:
     """A OneTimePassword sender delivering by email through an ``Smtp`` target, for everyone."""
     config = make_delivery_config(session, targets={"Smtp": smtp})
-    sender = MessageSender(
-        **{
+    return _add_otp_sender(
+        session,
+        {
             "id": _next("sender"),
             "name": "Email",
             "message_types": [ONE_TIME_PASSWORD],
             "delivery_config_id": config.id,
-            "allow_all_buyers": True,
             **fields,
-        }
+        },
+        reach,
     )
-    session.add(sender)
-    session.flush()
-    session.add(MessageSenderAssignment(message_sender_id=sender.id, buyer_id=None))
-    session.flush()
-    return sender
 
 
 def make_users(session: Session, count: int, *, buyer: Buyer, prefix: str) -> list[User]:

@@ -59,7 +59,10 @@ class MessageSenderFields(WireModel):
     )
     delivery_config_id: ObjectId | None = Field(default=None, description="Current form.")
     elevated_roles: list[Role] = Field(default_factory=list, max_length=200)
-    allow_all_buyers: bool = True
+    allow_all_buyers: bool = Field(
+        default=False,
+        description="true: applies to every buyer's users without an assignment.",
+    )
     xp: Extended = Field(default_factory=dict)
     template_overrides: TemplateOverrides = Field(default_factory=TemplateOverrides)
 

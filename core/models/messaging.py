@@ -47,7 +47,7 @@ class MessageSender(Base):
         ForeignKey("delivery_configs.id", ondelete="SET NULL"), index=True
     )
     elevated_roles: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
-    allow_all_buyers: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_all_buyers: Mapped[bool] = mapped_column(Boolean, default=False)
     xp: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     # {"subject.txt": "...", "body.txt": "...", "body.html": "..."}: Jinja2 sources
     template_overrides: Mapped[dict[str, str]] = mapped_column(JsonDocument, default=dict)

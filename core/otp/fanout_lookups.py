@@ -1,4 +1,5 @@
-"""What a fan-out reads besides users: the API client's rules and the OneTimePassword senders.
+"""What a fan-out reads besides users: the API client's rules and the senders that apply
+(``core.otp.senders``, the rule the intake shares).
 
 Both change rarely (admin API calls), so a worker keeps them for
 :data:`~core.platform.cache.LOOKUP_TTL`, as the api does with its own lookups. See
@@ -13,40 +14,13 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from core.delivery.targets import SenderTarget, sender_targets
-from core.models import (
-    BUYER,
-    ONE_TIME_PASSWORD,
-    ApiClient,
-    DeliveryConfig,
-    MessageSender,
-    MessageSenderAssignment,
-)
+from core.models import ApiClient
+from core.otp.senders import ApplicableSenders, load_applicable_senders
 from core.platform.cache import LOOKUP_TTL, MAX_CACHED_CLIENTS, TtlCache
 from core.platform.clock import Clock, SystemClock
 from core.platform.settings import Settings
 
 _SENDERS_KEY = "senders"
-
-
-# (sender id, target) pairs: all a fan-out needs of a sender.
-SenderPairs = list[tuple[str, SenderTarget]]
-
-
-@dataclass(frozen=True)
-class ApplicableSenders:
-    """OneTimePassword senders' targets, marketplace-wide and by buyer."""
-
-    marketplace: SenderPairs
-    by_buyer: dict[str, SenderPairs]
-
-    def targets_for(self, user_type: str, buyer_id: str | None) -> SenderPairs:
-        """Marketplace-level senders for everyone; buyer-assigned ones for that buyer's users."""
-        found = list(self.marketplace)
-        if user_type == BUYER and buyer_id is not None:
-            seen = set(found)
-            found += [pair for pair in self.by_buyer.get(buyer_id, []) if pair not in seen]
-        return found
 
 
 @dataclass(frozen=True)
@@ -93,10 +67,11 @@ class FanOutLookups:
         return self._clients.get_or_load(client_id, lambda: _load_client(session, client_id))
 
     def senders(self, session: Session) -> ApplicableSenders:
+        dev_mode = self._settings.dev_mode
         if self._senders is None:
-            return _load_applicable_senders(session, self._settings)
+            return load_applicable_senders(session, dev_mode=dev_mode)
         return self._senders.get_or_load(
-            _SENDERS_KEY, lambda: _load_applicable_senders(session, self._settings)
+            _SENDERS_KEY, lambda: load_applicable_senders(session, dev_mode=dev_mode)
         )
 
 
@@ -108,28 +83,3 @@ _CLIENT_RULES = select(
 def _load_client(session: Session, client_id: str) -> ClientRules | None:
     row = session.execute(_CLIENT_RULES, {"client_id": client_id}).first()
     return None if row is None else ClientRules(*row)
-
-
-def _load_applicable_senders(session: Session, settings: Settings) -> ApplicableSenders:
-    """Every OneTimePassword sender's current targets, with their delivery configs, at once."""
-    query = (
-        select(MessageSender, DeliveryConfig, MessageSenderAssignment.buyer_id)
-        .join(
-            MessageSenderAssignment, MessageSenderAssignment.message_sender_id == MessageSender.id
-        )
-        .outerjoin(DeliveryConfig, DeliveryConfig.id == MessageSender.delivery_config_id)
-        .order_by(MessageSender.id)
-    )
-    applicable = ApplicableSenders(marketplace=[], by_buyer={})
-    for sender, config, buyer_id in session.execute(query):
-        if ONE_TIME_PASSWORD not in (sender.message_types or []):
-            continue
-        pairs = [
-            (sender.id, target)
-            for target in sender_targets(sender, config, dev_mode=settings.dev_mode)
-        ]
-        if buyer_id is None:
-            applicable.marketplace.extend(pairs)
-        else:
-            applicable.by_buyer.setdefault(buyer_id, []).extend(pairs)
-    return applicable

@@ -2,9 +2,10 @@
 
 The api never looks at users (invariant 7 in docs/architecture.md, no enumeration):
 matching is the fan-out worker's job. It also never writes to the database; the two
-lookups it needs (is this ClientID active? is a OneTimePassword sender configured?) are
-cached in-process for :data:`~core.platform.cache.LOOKUP_TTL`, so a change made through
-the admin API takes effect in every api process within that time.
+lookups it needs (is this ClientID active? does some OneTimePassword sender apply to
+anyone, by the rule of ``core.otp.senders`` that the fan-out uses too?) are cached
+in-process for :data:`~core.platform.cache.LOOKUP_TTL`, so a change made through the
+admin API takes effect in every api process within that time.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.messaging.events import OtpRequested, blank_to_none
 from core.messaging.publisher import EventPublisher
-from core.models import ONE_TIME_PASSWORD, ApiClient, DeliveryConfig, MessageSender
+from core.models import ApiClient
+from core.otp.senders import load_applicable_senders
 from core.platform.cache import LOOKUP_TTL, MAX_CACHED_CLIENTS, TtlCache
 from core.platform.clock import Clock
 from core.platform.errors import (
@@ -57,10 +59,12 @@ class OtpIntake:
         publisher: EventPublisher,
         clock: Clock,
         *,
+        dev_mode: bool = False,
         lookup_ttl: timedelta = LOOKUP_TTL,
         max_cached_clients: int = MAX_CACHED_CLIENTS,
     ) -> None:
         self.sessions = sessions
+        self.dev_mode = dev_mode  # Console targets count in dev mode only, as in the fan-out
         self.publisher = publisher
         self.clock = clock
         self._active_clients: TtlCache[str, bool] = TtlCache(clock, lookup_ttl, max_cached_clients)
@@ -98,7 +102,10 @@ class OtpIntake:
 
     def _otp_sender_configured(self) -> bool:
         return self._otp_configured.get_or_load(
-            _SENDERS_KEY, lambda: self._read(_load_otp_sender_configured)
+            _SENDERS_KEY,
+            lambda: self._read(
+                lambda session: load_applicable_senders(session, dev_mode=self.dev_mode).configured
+            ),
         )
 
     def _read(self, query: Callable[[Session], bool]) -> bool:
@@ -117,18 +124,3 @@ class OtpIntake:
 def _load_client_active(session: Session, client_id: str) -> bool:
     active = session.scalar(select(ApiClient.active).where(ApiClient.id == client_id))
     return bool(active)
-
-
-def _load_otp_sender_configured(session: Session) -> bool:
-    """Some sender lists MessageType OneTimePassword and has no, or an enabled, config."""
-    rows = session.execute(
-        select(MessageSender.message_types, DeliveryConfig.enabled).outerjoin(
-            DeliveryConfig, DeliveryConfig.id == MessageSender.delivery_config_id
-        )
-    )
-    # MessageTypes is a JSON list; filtering here keeps the query portable to SQLite
-    # (dev mode), and a marketplace has a handful of senders.
-    return any(
-        ONE_TIME_PASSWORD in (message_types or []) and enabled is not False
-        for message_types, enabled in rows
-    )

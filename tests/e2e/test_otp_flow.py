@@ -69,7 +69,10 @@ def marketplace(committed_db: Engine, receiver: WebhookReceiver) -> Marketplace:
         buyer = make_buyer(session)
         client = make_client(session, buyers=[buyer])
         make_profile(session, roles=["Shopper", "MeAdmin"], buyer=buyer)
-        make_webhook_sender(session, url=f"{receiver.url}/hooks/{{messagetype}}")
+        # Configured as on OrderCloud: AllowAllBuyers true and no assignment.
+        make_webhook_sender(
+            session, url=f"{receiver.url}/hooks/{{messagetype}}", reach="all_buyers"
+        )
         family = [make_user(session, buyer=buyer, email=SHARED_EMAIL) for _ in range(3)]
         loner = make_user(session, buyer=buyer)
         marketplace = Marketplace(client.id, [user.username for user in family], loner.username)

@@ -74,6 +74,22 @@ def test_buyer_users_get_marketplace_and_their_buyers_senders_admins_marketplace
     assert admin_senders == {everyone.id}
 
 
+def test_allow_all_buyers_reaches_every_buyers_users_without_an_assignment_not_admins(
+    db: Session, settings: Settings
+) -> None:
+    buyer, other_buyer = make_buyer(db), make_buyer(db)
+    client = make_client(db, allow_any_buyer=True, allow_seller=True)
+    all_buyers = make_webhook_sender(db, url="http://127.0.0.1:9/all", reach="all_buyers")
+    make_webhook_sender(db, url="http://127.0.0.1:9/none", reach="unassigned")
+    shoppers = [make_user(db, buyer=buyer), make_user(db, buyer=other_buyer)]
+    admin = make_user(db)
+
+    for shopper in shoppers:
+        senders = {d.sender_id for d in _issue(db, settings, client.id, shopper.username)}
+        assert senders == {all_buyers.id}
+    assert _issue(db, settings, client.id, admin.username) == []
+
+
 def test_a_delivery_config_fans_out_to_each_target_on_its_channel(
     db: Session, settings: Settings
 ) -> None:

@@ -21,7 +21,12 @@ from core.platform.db import make_session_factory
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
 from tests.doubles import FrozenClock, RecordingEventPublisher
-from tests.factories import make_client, make_otp_sender_with_config, make_webhook_sender
+from tests.factories import (
+    SenderReach,
+    make_client,
+    make_otp_sender_with_config,
+    make_webhook_sender,
+)
 from tests.otp_marketplace import (
     OTP_PATH,
     Marketplace,
@@ -228,6 +233,25 @@ def test_a_sender_of_other_message_types_does_not_configure_otps(
     response = client.post(OTP_PATH, json={"ClientID": marketplace.client_id, "Email": "a@x.io"})
 
     assert error_of(response)["ErrorCode"] == "OneTimePasswordRequest.NotConfigured"
+
+
+@pytest.mark.parametrize(
+    ("reach", "status"), [("unassigned", 400), ("all_buyers", 204), ("marketplace", 204)]
+)
+def test_a_sender_counts_only_when_it_reaches_someone(
+    client: FlaskClient, committed_db: Engine, reach: SenderReach, status: int
+) -> None:
+    # AllowAllBuyers (OrderCloud's way) or an assignment: the rule the fan-out uses too.
+    marketplace = committed_marketplace(committed_db, with_sender=False)
+    with Session(committed_db) as session:
+        make_webhook_sender(session, url="http://127.0.0.1:9/hook", reach=reach)
+        session.commit()
+
+    response = client.post(OTP_PATH, json={"ClientID": marketplace.client_id, "Email": "a@x.io"})
+
+    assert response.status_code == status
+    if status == 400:
+        assert error_of(response)["ErrorCode"] == "OneTimePasswordRequest.NotConfigured"
 
 
 @pytest.mark.parametrize(("enabled", "status"), [(False, 400), (True, 204)])
