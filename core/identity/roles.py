@@ -31,7 +31,9 @@ ROLES_FULL_ACCESS_GRANTS: frozenset[str] = frozenset(
 )
 
 # Every OrderCloud ApiRole name a security profile may hold: those above plus the rest of
-# OrderCloud's list, so profiles copied from an OrderCloud marketplace validate unchanged.
+# OrderCloud's whole vocabulary (ordercloud-javascript-sdk 12, models/ApiRole), so profiles
+# and senders copied from an OrderCloud marketplace validate unchanged. A role the service
+# has no resource for is stored, returned and grants nothing.
 ORDERCLOUD_API_ROLES: frozenset[str] = ROLES_FULL_ACCESS_GRANTS | frozenset(
     {
         "MeAddressAdmin",
@@ -90,11 +92,30 @@ ORDERCLOUD_API_ROLES: frozenset[str] = ROLES_FULL_ACCESS_GRANTS | frozenset(
         "WebhookAdmin",
         "WebhookReader",
         "XpIndexAdmin",
+        "BundleAdmin",
+        "BundleAssignmentAdmin",
+        "BundleReader",
+        "EntitySyncConfigAdmin",
+        "ErrorConfigAdmin",
+        "LocaleAdmin",
+        "LocaleReader",
+        "MeSubscriptionAdmin",
+        "OpenIDConnectAdmin",
+        "OpenIDConnectReader",
+        "OrderSyncConfigAdmin",
+        "ProductAssignmentAdmin",
+        "ProductCollectionReader",
+        "ProductSyncConfigAdmin",
+        "SubscriptionAdmin",
+        "SubscriptionReader",
+        "TrackingEventAdmin",
+        "TrackingEventReader",
     }
 )
 
-# OrderCloud's MessageType names; this service delivers only OneTimePassword, but a
-# sender configured for more types (as in OrderCloud) is accepted as it is.
+# OrderCloud's MessageType vocabulary (the SDK 12's models/MessageType, plus the older
+# ProductCollectionInvitation so senders saved with it still validate). This service
+# delivers only OneTimePassword; a sender configured for more types is stored as it is.
 MESSAGE_TYPES: frozenset[str] = frozenset(
     {
         "OneTimePassword",
@@ -117,5 +138,9 @@ MESSAGE_TYPES: frozenset[str] = frozenset(
         "OrderReturnSubmittedForYourApprovalHasBeenDeclined",
         "ProductCollectionInvitation",
         "ShipmentCreated",
+        "ForgottenUsername",
+        "ProductCollectionInvitationAccepted",
+        "ProductCollectionInvitationDeclined",
+        "SubscriptionReminder",
     }
 )
