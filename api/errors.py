@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -26,8 +26,17 @@ _HTTP_ERROR_CODES = {
 }
 
 
+# Error codes whose Data names an object: OrderCloud's SDK builds a NotFound error's
+# message from Data.ObjectType and Data.ObjectID, so those two keys are always present.
+_OBJECT_ERRORS = frozenset({"NotFound", "IdExists"})
+_MAX_ECHOED_PATH = 200
+
+
 def error_body(error_code: str, message: str, data: Any = None) -> dict[str, Any]:
-    """OrderCloud's error shape."""
+    """OrderCloud's error shape, with ``Data`` shaped as its ErrorCode needs."""
+    if error_code in _OBJECT_ERRORS:
+        named = data if isinstance(data, dict) else {}
+        data = {"ObjectType": None, "ObjectID": None, **named}
     return {"Errors": [{"ErrorCode": error_code, "Message": message, "Data": data}]}
 
 
@@ -60,7 +69,10 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         code = _HTTP_ERROR_CODES.get(status, "InvalidRequest" if status < 500 else "InternalError")
-        response = error_response(status, code, error.description or code)
+        data = None
+        if status == 404:  # no such route: the "object" not found is the path asked for
+            data = {"ObjectType": "Route", "ObjectID": request.path[:_MAX_ECHOED_PATH]}
+        response = error_response(status, code, error.description or code, data)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response

@@ -53,7 +53,10 @@ def get_me() -> Response:
     with transaction(current_runtime().sessions) as session:
         user = find_user_by_username(session, claims.username) if claims.username else None
         if user is None:
-            raise NotFound("No user for this token.", data={"ObjectType": "User"})
+            raise NotFound(
+                "No user for this token.",
+                data={"ObjectType": "User", "ObjectID": claims.username},
+            )
         body = MeUser.model_validate(
             {
                 "id": user.id,
