@@ -102,6 +102,7 @@ class UserStore(CollectionStore[User]):
         if "password" in fields:
             password = fields.pop("password")
             row.password_hash = self.hasher.hash(password) if password else None
+            row.password_set_at = self.clock.now() if password else None
         super().apply(session, row, fields)
 
     def check(self, session: Session, row: User) -> None:

@@ -12,6 +12,7 @@ from core.models import (
     SecurityProfile,
     SecurityProfileAssignment,
     User,
+    utcnow,
 )
 from core.platform.ids import new_client_id
 
@@ -56,6 +57,7 @@ def bootstrap_admin(
         user.email = email
     if user.password_hash is None or not hasher.verify(user.password_hash, password):
         user.password_hash = hasher.hash(password)
+        user.password_set_at = utcnow()
 
     client = session.scalar(select(ApiClient).where(ApiClient.app_name == BOOTSTRAP_CLIENT_NAME))
     if client is None:

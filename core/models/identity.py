@@ -56,6 +56,8 @@ class Buyer(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # OrderCloud's DefaultCatalogID: stored and returned; this service has no catalogs.
+    default_catalog_id: Mapped[str | None] = mapped_column(String(100))
     xp: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -78,10 +80,12 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     xp: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # PasswordLastSetDate
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # TermsAccepted
     failed_login_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)  # indefinite lock
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # LastActive
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
