@@ -11,7 +11,15 @@ import json
 from typing import Annotated, Any, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 from pydantic.fields import FieldInfo
 
 from core.platform.errors import InvalidRequest
@@ -61,6 +69,18 @@ def parse_body(model: type[ModelT]) -> ModelT:
         return model.model_validate_json(request.get_data(cache=True) or b"")
     except ValidationError as error:
         raise invalid_request(error) from None
+
+
+_OBJECT_ID: TypeAdapter[str] = TypeAdapter(ObjectId)
+
+
+def parse_object_id(value: str) -> str:
+    """An ID from the path that is about to name a new object (PUT creates)."""
+    try:
+        return _OBJECT_ID.validate_python(value)
+    except ValidationError as error:
+        reason = error.errors(include_input=False, include_url=False)[0]["msg"]
+        raise InvalidRequest(f"ID: {reason}", data={"Field": "ID", "Reason": reason}) from None
 
 
 def parse_query(model: type[ModelT]) -> ModelT:

@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 from api.auth import require_roles
 from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
-from api.wire import Text, WireModel, body_values, parse_body, parse_query, patch_model_of
+from api.wire import (
+    Text,
+    WireModel,
+    body_values,
+    parse_body,
+    parse_object_id,
+    parse_query,
+    patch_model_of,
+)
 from core.admin.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
 from core.platform.db import transaction
 
@@ -160,20 +168,22 @@ def collection_blueprint(collection: Collection) -> Blueprint:
                 row = store.create(session, values, collection.scope(path))
                 return jsonify(collection.view(row)), 201
 
-        def replace_object(**path: str) -> Response:
+        def save_object(**path: str) -> tuple[Response, int]:
+            """OrderCloud's Save: replace the object, or create it under the path's ID."""
             require_roles(roles.write)
             values = body_values(
                 parse_body(write_model), partial=False, write_only=collection.write_only
             )
+            object_id, scope = collection.item(path)
             with sessions() as session:
-                row = store.update(session, *collection.item(path), values)
-                return jsonify(collection.view(row))
+                row, created = store.save(session, parse_object_id(object_id), scope, values)
+                return jsonify(collection.view(row)), 201 if created else 200
 
         def patch_object(**path: str) -> Response:
             require_roles(roles.write)
             values = body_values(parse_body(patch_model), partial=True)
             with sessions() as session:
-                row = store.update(session, *collection.item(path), values)
+                row = store.patch(session, *collection.item(path), values)
                 return jsonify(collection.view(row))
 
         def delete_object(**path: str) -> tuple[str, int]:
@@ -183,7 +193,7 @@ def collection_blueprint(collection: Collection) -> Blueprint:
             return "", 204
 
         blueprint.add_url_rule(collection.path, "create", create_object, methods=["POST"])
-        blueprint.add_url_rule(item_path, "replace", replace_object, methods=["PUT"])
+        blueprint.add_url_rule(item_path, "save", save_object, methods=["PUT"])
         blueprint.add_url_rule(item_path, "patch", patch_object, methods=["PATCH"])
         blueprint.add_url_rule(item_path, "delete", delete_object, methods=["DELETE"])
 
@@ -244,16 +254,16 @@ def collection_operations(
             Operation(
                 item_path,
                 "put",
-                f"Replace a {name}",
+                f"Save a {name}: replace it, or create it with this ID",
                 tag,
                 request_model=write,
-                responses={200: read},
+                responses={200: read, 201: read},
                 errors=(400, 404, 409),
             ),
             Operation(
                 item_path,
                 "patch",
-                f"Update some fields of a {name}",
+                f"Update some fields of a {name}; xp is merged key by key (null removes)",
                 tag,
                 request_model=patch_model,
                 responses={200: read},

@@ -205,6 +205,38 @@ class CollectionStore(Generic[RowT]):
         self._flush(session, object_id)
         return row
 
+    def save(
+        self, session: Session, object_id: str, scope: Scope, values: Mapping[str, Any]
+    ) -> tuple[RowT, bool]:
+        """PUT, OrderCloud's Save: replace the object, or create it with this ID.
+
+        Returns the row and whether it was created.
+        """
+        self.scope_clauses(session, scope)  # a missing parent is a 404 before anything else
+        exists = session.scalar(
+            select(self._id_column()).where(
+                self._id_column() == object_id, *self.scope_clauses(session, scope)
+            )
+        )
+        if exists is None:
+            body_id = values.get("id")
+            if body_id is not None and body_id != object_id:
+                raise InvalidRequest(
+                    "ID in the body differs from the ID in the path.", data={"Field": "ID"}
+                )
+            return self.create(session, {**values, "id": object_id}, scope), True
+        return self.update(session, object_id, scope, values), False
+
+    def patch(
+        self, session: Session, object_id: str, scope: Scope, values: Mapping[str, Any]
+    ) -> RowT:
+        """PATCH: the fields sent replace the stored ones, except ``xp``, merged key by key."""
+        fields = dict(values)
+        if "xp" in fields:
+            row = self.get(session, object_id, scope)
+            fields["xp"] = merged_xp(getattr(row, "xp", None) or {}, fields["xp"] or {})
+        return self.update(session, object_id, scope, fields)
+
     def delete(self, session: Session, object_id: str, scope: Scope) -> None:
         row = self.get(session, object_id, scope)
         self.check_delete(session, row)
@@ -241,6 +273,20 @@ class CollectionStore(Generic[RowT]):
 def without_nulls(document: Mapping[str, Any] | None) -> dict[str, Any]:
     """A written JSON object as stored: members set to null are left out (absent = default)."""
     return {key: value for key, value in (document or {}).items() if value is not None}
+
+
+def merged_xp(stored: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` applied to ``stored`` as OrderCloud patches xp: key by key, nested
+    objects merged the same way, a null value removing its key."""
+    merged = dict(stored)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged_xp(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def ensure_exists(session: Session, model: type[Base], object_type: str, object_id: str) -> Any:

@@ -242,12 +242,13 @@ def test_duplicate_missing_and_invalid_objects_get_the_contract_errors(
     assert duplicate.status_code == 409
     assert error_of(duplicate)["ErrorCode"] == "IdExists"
 
-    for method in ("get", "put", "patch", "delete"):
+    for method in ("get", "patch", "delete"):
         missing = admin.request(
             method.upper(), f"{path}/nope", roles=["FullAccess"], json=case.body(4)
         )
         assert missing.status_code == 404, (method, missing.json)
         assert error_of(missing)["ErrorCode"] == "NotFound"
+        assert error_of(missing)["Data"]["ObjectID"] == "nope"
 
     incomplete = {key: value for key, value in case.body(5).items() if key != case.required}
     invalid = admin.post(path, json=incomplete)
@@ -258,6 +259,61 @@ def test_duplicate_missing_and_invalid_objects_get_the_contract_errors(
     renamed = admin.patch(f"{path}/dup", json={"ID": "other"})
     assert renamed.status_code == 400
     assert error_of(renamed)["Data"]["Field"] == "ID"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_put_creates_under_the_paths_id_then_replaces(admin: AdminClient, case: Case) -> None:
+    path = case.collection(admin)
+
+    created = admin.put(f"{path}/saved-1", json=case.body(1))
+    assert created.status_code == 201, created.json
+    assert created.json["ID"] == "saved-1"
+    assert admin.get(f"{path}/saved-1").json == created.json
+    _assert_no_secrets(case, created.data)
+
+    replaced = admin.put(f"{path}/saved-1", json={"ID": "saved-1", **case.body(2)})
+    assert replaced.status_code == 200, replaced.json
+    assert replaced.json[case.search_field] == case.body(2)[case.search_field]
+    assert admin.get(path).json["Meta"]["TotalCount"] == 1
+
+    other_id = admin.put(f"{path}/saved-2", json={"ID": "elsewhere", **case.body(3)})
+    assert other_id.status_code == 400
+    assert error_of(other_id)["Data"]["Field"] == "ID"
+    bad_id = admin.put(f"{path}/bad%20id", json=case.body(3))
+    assert bad_id.status_code == 400
+    assert error_of(bad_id)["Data"]["Field"] == "ID"
+
+
+def test_put_under_a_missing_buyer_is_a_404_and_an_id_taken_elsewhere_a_409(
+    admin: AdminClient,
+) -> None:
+    user = {"Username": "sam", "FirstName": "S", "LastName": "Am", "Email": "s@x.io"}
+    missing = admin.put("/v1/buyers/nobody/users/u1", json=user)
+    assert missing.status_code == 404
+    assert error_of(missing)["Data"] == {"ObjectType": "Buyer", "ObjectID": "nobody"}
+
+    assert admin.post("/v1/adminusers", json={"ID": "u1", **user}).status_code == 201
+    admin.post("/v1/buyers", json={"ID": "acme", "Name": "Acme"})
+    taken = admin.put("/v1/buyers/acme/users/u1", json={**user, "Username": "other"})
+    assert taken.status_code == 409
+    assert error_of(taken)["ErrorCode"] == "IdExists"
+
+
+def test_patch_merges_xp_key_by_key_and_null_removes_a_key(admin: AdminClient) -> None:
+    xp = {"Region": "EU", "Tier": "gold", "Address": {"City": "Lyon", "Zip": "69001"}}
+    admin.post("/v1/buyers", json={"ID": "acme", "Name": "Acme", "xp": xp})
+
+    patched = admin.patch(
+        "/v1/buyers/acme",
+        json={"xp": {"Region": "US", "Tier": None, "Address": {"Zip": "69002"}, "New": [1]}},
+    )
+
+    assert patched.status_code == 200, patched.json
+    expected = {"Region": "US", "Address": {"City": "Lyon", "Zip": "69002"}, "New": [1]}
+    assert patched.json["xp"] == expected
+    assert admin.get("/v1/buyers/acme").json["xp"] == expected
+    replaced = admin.put("/v1/buyers/acme", json={"Name": "Acme", "xp": {"Only": True}})
+    assert replaced.json["xp"] == {"Only": True}  # PUT replaces the whole xp
 
 
 def test_lists_page_search_and_sort(admin: AdminClient) -> None:
