@@ -1,28 +1,59 @@
 """One blueprint factory for the assignment lists, and the three of them.
 
-Routes (ours where OrderCloud's differ, so that all three work alike):
-``GET <path>`` lists (filters are the camelCase query parameters), ``POST <path>`` saves
-one assignment (idempotent, 204), ``DELETE <path>?<keys>`` removes one (idempotent, 204).
+Routes: ``GET <path>`` lists (filters are the camelCase query parameters), ``POST <path>``
+saves one assignment (idempotent, 204), and OrderCloud's delete routes remove one
+(idempotent, 204): ``DELETE /v1/buyers/{buyerID}/ApiClients/Assignments/{apiClientID}``,
+``DELETE /v1/securityprofiles/{id}/assignments?buyerID=&userID=&userGroupID=`` and
+``DELETE /v1/messagesenders/{id}/assignments?buyerID=&userGroupID=``. The older
+``DELETE <path>?<keys>`` form stays as an alias.
+
+OrderCloud also assigns to user groups and suppliers; this service has neither, so a
+``UserGroupID`` or ``SupplierID`` is refused on save, matches nothing in a list, and
+deletes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field, create_model
 
 from api.admin.collection import ListPage, ListParams, Roles, page_body
 from api.auth import require_roles
-from api.openapi import Operation, document
+from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
-from api.wire import ObjectId, WireModel, parse_body, parse_query
-from core.admin.assignments import AssignmentStore
+from api.wire import ObjectId, WireModel, parse_body, parse_query, pascal_alias
+from core.admin.assignments import UNSERVED_PARTIES, AssignmentStore
 from core.admin.identity import ApiClientAssignmentStore, SecurityProfileAssignmentStore
 from core.admin.messaging import MessageSenderAssignmentStore
 from core.platform.db import transaction
 from core.platform.errors import InvalidRequest
+
+
+class PartyQuery(BaseModel):
+    """Whom an OrderCloud delete route's assignment is to, as query parameters."""
+
+    buyer_id: ObjectId | None = Field(default=None, alias="buyerID")
+    user_id: ObjectId | None = Field(default=None, alias="userID")
+    user_group_id: ObjectId | None = Field(default=None, alias="userGroupID")
+    supplier_id: ObjectId | None = Field(default=None, alias="supplierID")
+
+
+class NoQuery(BaseModel):
+    """No query parameters."""
+
+
+@dataclass(frozen=True)
+class DeleteRoute:
+    """An OrderCloud route that deletes one assignment: some keys in the path, the
+    others (if any) in the query."""
+
+    path: str  # Flask rule
+    path_keys: Mapping[str, str]  # path parameter -> store key
+    query_model: type[BaseModel] = PartyQuery
 
 
 @dataclass(frozen=True)
@@ -33,6 +64,7 @@ class Assignments:
     body_model: type[WireModel]  # PascalCase keys; the required ones identify the owner
     query_model: type[ListParams]  # the same keys as camelCase query parameters
     roles: Roles
+    delete_routes: tuple[DeleteRoute, ...] = field(default_factory=tuple)
 
 
 def assignments_blueprint(assignments: Assignments) -> Blueprint:
@@ -55,6 +87,14 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
     def save_assignment() -> tuple[str, int]:
         require_roles(roles.write)
         values = parse_body(body_model).model_dump()
+        for name in UNSERVED_PARTIES:
+            if values.pop(name, None) is not None:
+                alias = pascal_alias(name)
+                raise InvalidRequest(
+                    f"{alias}: this service has no user groups or suppliers to assign to.",
+                    data={"Field": alias},
+                )
+        values = {name: value for name, value in values.items() if name in store.keys}
         with transaction(current_runtime().sessions) as session:
             store.save(session, values)
         return "", 204
@@ -74,6 +114,13 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
     blueprint.add_url_rule(assignments.path, "list", list_assignments, methods=["GET"])
     blueprint.add_url_rule(assignments.path, "save", save_assignment, methods=["POST"])
     blueprint.add_url_rule(assignments.path, "delete", delete_assignment, methods=["DELETE"])
+    for number, route in enumerate(assignments.delete_routes):
+        blueprint.add_url_rule(
+            route.path,
+            f"delete_{number}",
+            _delete_view(store, roles, route),
+            methods=["DELETE"],
+        )
 
     page_model: type[BaseModel] = create_model(
         f"{assignments.name}List",
@@ -102,23 +149,49 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
         Operation(
             path,
             "delete",
-            f"Delete a {tag} named by the query parameters (idempotent)",
+            f"Delete a {tag} named by the query parameters (idempotent; an alias of the "
+            "OrderCloud route)",
             tag,
             query_model=assignments.query_model,
             responses={204: None},
+        ),
+        *(
+            Operation(
+                openapi_path(route.path),
+                "delete",
+                f"Delete a {tag} (idempotent)",
+                tag,
+                query_model=None if route.query_model is NoQuery else route.query_model,
+                responses={204: None},
+            )
+            for route in assignments.delete_routes
         ),
     )
     return blueprint
 
 
+def _delete_view(store: AssignmentStore[Any], roles: Roles, route: DeleteRoute) -> Any:
+    def delete_assignment(**path: str) -> tuple[str, int]:
+        require_roles(roles.write)
+        party = parse_query(route.query_model).model_dump(by_alias=False)
+        values = {**party, **{key: path[param] for param, key in route.path_keys.items()}}
+        with transaction(current_runtime().sessions) as session:
+            store.delete(session, values)
+        return "", 204
+
+    return delete_assignment
+
+
 class ApiClientAssignment(WireModel):
     api_client_id: ObjectId
     buyer_id: ObjectId
+    supplier_id: ObjectId | None = Field(default=None, description="Always null here.")
 
 
 class ApiClientAssignmentQuery(ListParams):
     api_client_id: ObjectId | None = Field(default=None, alias="apiClientID")
     buyer_id: ObjectId | None = Field(default=None, alias="buyerID")
+    supplier_id: ObjectId | None = Field(default=None, alias="supplierID")
 
 
 class SecurityProfileAssignment(WireModel):
@@ -126,13 +199,23 @@ class SecurityProfileAssignment(WireModel):
 
     security_profile_id: ObjectId
     buyer_id: ObjectId | None = None
+    supplier_id: ObjectId | None = Field(default=None, description="Always null here.")
     user_id: ObjectId | None = None
+    user_group_id: ObjectId | None = Field(default=None, description="Always null here.")
 
 
 class SecurityProfileAssignmentQuery(ListParams):
     security_profile_id: ObjectId | None = Field(default=None, alias="securityProfileID")
     buyer_id: ObjectId | None = Field(default=None, alias="buyerID")
+    supplier_id: ObjectId | None = Field(default=None, alias="supplierID")
     user_id: ObjectId | None = Field(default=None, alias="userID")
+    user_group_id: ObjectId | None = Field(default=None, alias="userGroupID")
+    commerce_role: Literal["Buyer", "Seller", "Supplier"] | None = Field(
+        default=None, alias="commerceRole"
+    )
+    level: Literal["User", "Group", "Company"] | None = Field(
+        default=None, description="User: to one user; Company: to a buyer or the marketplace."
+    )
 
 
 class MessageSenderAssignment(WireModel):
@@ -140,11 +223,22 @@ class MessageSenderAssignment(WireModel):
 
     message_sender_id: ObjectId
     buyer_id: ObjectId | None = None
+    supplier_id: ObjectId | None = Field(default=None, description="Always null here.")
+    user_group_id: ObjectId | None = Field(default=None, description="Always null here.")
+    message_config_name: str | None = Field(default=None, description="Read-only; null here.")
+    message_config_description: str | None = Field(
+        default=None, description="Read-only; null here."
+    )
 
 
 class MessageSenderAssignmentQuery(ListParams):
     message_sender_id: ObjectId | None = Field(default=None, alias="messageSenderID")
     buyer_id: ObjectId | None = Field(default=None, alias="buyerID")
+    supplier_id: ObjectId | None = Field(default=None, alias="supplierID")
+    user_group_id: ObjectId | None = Field(default=None, alias="userGroupID")
+    level: Literal["Group", "Company"] | None = Field(
+        default=None, description="Every sender assignment here is at Company level."
+    )
 
 
 def all_assignments() -> list[Assignments]:
@@ -156,6 +250,13 @@ def all_assignments() -> list[Assignments]:
             body_model=ApiClientAssignment,
             query_model=ApiClientAssignmentQuery,
             roles=Roles.family("ApiClient"),
+            delete_routes=(
+                DeleteRoute(
+                    "/v1/buyers/<buyerID>/ApiClients/Assignments/<apiClientID>",
+                    {"buyerID": "buyer_id", "apiClientID": "api_client_id"},
+                    NoQuery,
+                ),
+            ),
         ),
         Assignments(
             name="SecurityProfileAssignment",
@@ -169,6 +270,9 @@ def all_assignments() -> list[Assignments]:
                 ),
                 write=frozenset({"SetSecurityProfile"}),
             ),
+            delete_routes=(
+                DeleteRoute("/v1/securityprofiles/<id>/assignments", {"id": "security_profile_id"}),
+            ),
         ),
         Assignments(
             name="MessageSenderAssignment",
@@ -181,6 +285,9 @@ def all_assignments() -> list[Assignments]:
                     {"MessageSenderAdmin", "MessageSenderReader", "MessageConfigAssignmentAdmin"}
                 ),
                 write=frozenset({"MessageConfigAssignmentAdmin"}),
+            ),
+            delete_routes=(
+                DeleteRoute("/v1/messagesenders/<id>/assignments", {"id": "message_sender_id"}),
             ),
         ),
     ]

@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.collections import ListQuery, Page, ensure_exists, page_of
 from core.models import Base
 
 AssignmentT = TypeVar("AssignmentT", bound=Base)
+
+# OrderCloud assigns to user groups and suppliers too; this service has neither, so a
+# filter or a delete naming one matches no assignment.
+UNSERVED_PARTIES = ("user_group_id", "supplier_id")
 
 
 class AssignmentStore(Generic[AssignmentT]):
@@ -38,11 +42,19 @@ class AssignmentStore(Generic[AssignmentT]):
             for name, value in values.items()
         ]
 
+    def filter_clauses(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+        """WHERE clauses for filters other than the keys (OrderCloud's ``level`` and the
+        user groups and suppliers this service does not have, which match nothing)."""
+        if any(filters.get(name) is not None for name in UNSERVED_PARTIES):
+            return [false()]
+        return []
+
     def list(self, session: Session, query: ListQuery) -> Page[AssignmentT]:
         """Assignments whose keys equal the given filters (absent filters match anything)."""
         given = {name: value for name, value in query.filters.items() if name in self.keys}
         statement: Select[Any] = select(self.model).where(
-            *(self._column(name) == value for name, value in given.items())
+            *(self._column(name) == value for name, value in given.items()),
+            *self.filter_clauses(query.filters),
         )
         return page_of(
             session,
@@ -65,6 +77,11 @@ class AssignmentStore(Generic[AssignmentT]):
             session.flush()
 
     def delete(self, session: Session, values: Mapping[str, str | None]) -> None:
+        """Remove the assignment the keys name (absent keys are null); none is fine."""
+        if any(values.get(name) is not None for name in UNSERVED_PARTIES):
+            return
+        if any(values.get(name) is not None for name in values if name not in self.keys):
+            return  # a key this kind of assignment does not have (a sender's UserID)
         keyed = {name: values.get(name) for name in self.keys}
         for row in session.scalars(select(self.model).where(*self._matching(keyed))).all():
             session.delete(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -180,6 +180,26 @@ class SecurityProfileAssignmentStore(AssignmentStore[SecurityProfileAssignment])
         "buyer_id": (Buyer, "Buyer"),
         "user_id": (User, "User"),
     }
+
+    def filter_clauses(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+        """OrderCloud's ``level`` (User, Group, Company) and ``commerceRole`` (Buyer,
+        Seller, Supplier); there are no groups or suppliers here."""
+        clauses = super().filter_clauses(filters)
+        level, role = filters.get("level"), filters.get("commerce_role")
+        Assignment = SecurityProfileAssignment  # noqa: N806 - an alias for the mapped class
+        if level == "User":
+            clauses.append(Assignment.user_id.is_not(None))
+        elif level == "Company":
+            clauses.append(Assignment.user_id.is_(None))
+        elif level == "Group":
+            clauses.append(false())
+        if role == "Buyer":
+            clauses.append(Assignment.buyer_id.is_not(None))
+        elif role == "Seller":
+            clauses.append(Assignment.buyer_id.is_(None))
+        elif role == "Supplier":
+            clauses.append(false())
+        return clauses
 
     def check(self, session: Session, values: Mapping[str, str | None]) -> None:
         user_id, buyer_id = values.get("user_id"), values.get("buyer_id")

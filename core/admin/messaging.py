@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import jinja2
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.assignments import AssignmentStore
@@ -193,6 +193,14 @@ class MessageSenderAssignmentStore(AssignmentStore[MessageSenderAssignment]):
 
     model = MessageSenderAssignment
     keys = ("message_sender_id", "buyer_id")
+
+    def filter_clauses(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+        """OrderCloud's ``level``: every sender assignment here is at Company level."""
+        clauses = super().filter_clauses(filters)
+        if filters.get("level") == "Group":
+            clauses.append(false())
+        return clauses
+
     references: ClassVar[Mapping[str, tuple[type[Any], str]]] = {
         "message_sender_id": (MessageSender, "MessageSender"),
         "buyer_id": (Buyer, "Buyer"),

@@ -9,6 +9,15 @@ from core.models import SecurityProfileAssignment
 from tests.integration.admin.conftest import AdminClient, error_of
 
 PERSON = {"FirstName": "F", "LastName": "L", "Email": "f@example.com"}
+# What OrderCloud's models declare and this service never sets (no groups, no suppliers).
+CLIENT_NULLS = {"SupplierID": None}
+PROFILE_NULLS = {"SupplierID": None, "UserGroupID": None}
+SENDER_NULLS = {
+    "SupplierID": None,
+    "UserGroupID": None,
+    "MessageConfigName": None,
+    "MessageConfigDescription": None,
+}
 
 
 def _world(admin: AdminClient) -> str:
@@ -34,8 +43,8 @@ def test_api_client_assignments_are_saved_once_listed_and_deleted(admin: AdminCl
         assert saved.status_code == 204
     listed = admin.get(f"{path}?apiClientID={client_id}")
     assert listed.json["Items"] == [
-        {"ApiClientID": client_id, "BuyerID": "b1"},
-        {"ApiClientID": client_id, "BuyerID": "b2"},
+        {"ApiClientID": client_id, "BuyerID": "b1", **CLIENT_NULLS},
+        {"ApiClientID": client_id, "BuyerID": "b2", **CLIENT_NULLS},
     ]
     assert admin.get(f"{path}?buyerID=b2").json["Meta"]["TotalCount"] == 1
 
@@ -82,7 +91,7 @@ def test_security_profiles_are_assigned_at_marketplace_buyer_and_user_level(
     listed = admin.get(f"{path}?securityProfileID=sp", roles=["SecurityProfileReader"])
     assert listed.json["Meta"]["TotalCount"] == 4
     assert admin.get(f"{path}?userID=u1").json["Items"] == [
-        {"SecurityProfileID": "sp", "BuyerID": "b1", "UserID": "u1"}
+        {"SecurityProfileID": "sp", "BuyerID": "b1", "UserID": "u1", **PROFILE_NULLS}
     ]
 
     # Deleting the marketplace-level one leaves the buyer and user levels alone.
@@ -118,8 +127,83 @@ def test_message_senders_are_assigned_to_the_marketplace_or_a_buyer(admin: Admin
         == 204
     )
     assert admin.get(f"{path}?messageSenderID=ms", roles=["MessageSenderReader"]).json["Items"] == [
-        {"MessageSenderID": "ms", "BuyerID": "b1"},
-        {"MessageSenderID": "ms", "BuyerID": None},
+        {"MessageSenderID": "ms", "BuyerID": "b1", **SENDER_NULLS},
+        {"MessageSenderID": "ms", "BuyerID": None, **SENDER_NULLS},
     ]
     assert admin.delete(f"{path}?messageSenderID=ms&buyerID=b1", roles=role).status_code == 204
-    assert admin.get(path).json["Items"] == [{"MessageSenderID": "ms", "BuyerID": None}]
+    assert admin.get(path).json["Items"] == [
+        {"MessageSenderID": "ms", "BuyerID": None, **SENDER_NULLS}
+    ]
+
+
+def test_ordercloud_delete_routes_remove_one_assignment_each(admin: AdminClient) -> None:
+    client_id = _world(admin)
+    admin.post("/v1/apiclients/assignments", json={"ApiClientID": client_id, "BuyerID": "b1"})
+    admin.post("/v1/apiclients/assignments", json={"ApiClientID": client_id, "BuyerID": "b2"})
+    for body in ({}, {"BuyerID": "b2"}, {"BuyerID": "b1", "UserID": "u1"}):
+        admin.post("/v1/securityprofiles/assignments", json={"SecurityProfileID": "sp", **body})
+    for body in ({}, {"BuyerID": "b1"}):
+        admin.post("/v1/messagesenders/assignments", json={"MessageSenderID": "ms", **body})
+
+    # ApiClients.DeleteBuyerAssignment(apiClientID, buyerID)
+    client_path = f"/v1/buyers/b1/ApiClients/Assignments/{client_id}"
+    for _ in range(2):  # idempotent
+        assert admin.delete(client_path, roles=["ApiClientAdmin"]).status_code == 204
+    clients = admin.get("/v1/apiclients/assignments").json["Items"]
+    assert [item["BuyerID"] for item in clients] == ["b2"]
+
+    # SecurityProfiles.DeleteAssignment(id, {buyerID, userID}): no party = marketplace level
+    profile_path = "/v1/securityprofiles/sp/assignments"
+    role = ["SetSecurityProfile"]
+    assert admin.delete(f"{profile_path}?buyerID=b1&userID=u1", roles=role).status_code == 204
+    assert admin.delete(profile_path, roles=role).status_code == 204
+    assert admin.delete(f"{profile_path}?userGroupID=g1", roles=role).status_code == 204
+    profiles = admin.get("/v1/securityprofiles/assignments").json["Items"]
+    assert [(item["BuyerID"], item["UserID"]) for item in profiles] == [("b2", None)]
+
+    # MessageSenders.DeleteAssignment(id, {buyerID})
+    sender_path = "/v1/messagesenders/ms/assignments"
+    role = ["MessageConfigAssignmentAdmin"]
+    assert admin.delete(f"{sender_path}?buyerID=b1", roles=role).status_code == 204
+    senders = admin.get("/v1/messagesenders/assignments").json["Items"]
+    assert [item["BuyerID"] for item in senders] == [None]
+    company = admin.get("/v1/messagesenders/assignments?level=Company").json
+    assert company["Meta"]["TotalCount"] == 1
+    groups = admin.get("/v1/messagesenders/assignments?level=Group").json
+    assert groups["Meta"]["TotalCount"] == 0
+
+    refused = admin.delete(client_path, roles=["ApiClientReader"])
+    assert refused.status_code == 403
+
+
+def test_security_profile_assignments_list_by_level_and_commerce_role(admin: AdminClient) -> None:
+    _world(admin)
+    path = "/v1/securityprofiles/assignments"
+    for body in ({}, {"BuyerID": "b2"}, {"BuyerID": "b1", "UserID": "u1"}, {"UserID": "a1"}):
+        admin.post(path, json={"SecurityProfileID": "sp", **body})
+
+    def listed(query: str) -> set[tuple[str | None, str | None]]:
+        response = admin.get(f"{path}?{query}")
+        assert response.status_code == 200, response.json
+        return {(item["BuyerID"], item["UserID"]) for item in response.json["Items"]}
+
+    assert listed("level=User") == {("b1", "u1"), (None, "a1")}
+    assert listed("level=Company") == {(None, None), ("b2", None)}
+    assert listed("level=Company&commerceRole=Buyer") == {("b2", None)}
+    assert listed("commerceRole=Seller") == {(None, None), (None, "a1")}
+    assert listed("level=Group") == set()
+    assert listed("userGroupID=g1") == set()
+    assert listed("commerceRole=Supplier") == set()
+    bad = admin.get(f"{path}?level=Everyone")
+    assert bad.status_code == 400
+    assert error_of(bad)["Data"]["Field"] == "level"
+
+
+def test_assignments_to_user_groups_or_suppliers_are_refused(admin: AdminClient) -> None:
+    _world(admin)
+    refused = admin.post(
+        "/v1/securityprofiles/assignments", json={"SecurityProfileID": "sp", "UserGroupID": "g1"}
+    )
+    assert refused.status_code == 400
+    assert error_of(refused)["Data"]["Field"] == "UserGroupID"
+    assert admin.get("/v1/securityprofiles/assignments").json["Meta"]["TotalCount"] == 0
