@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from flask import Blueprint, Response, jsonify
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from api.auth import bearer_claims
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import Extended, WireModel
 from core.admin.identity import find_user_by_username
+from core.models import Buyer
 from core.platform.db import transaction
 from core.platform.errors import NotFound
 
@@ -18,19 +23,30 @@ me = Blueprint("me", __name__)
 
 class MeBuyer(WireModel):
     id: str
+    default_catalog_id: str | None = None
 
 
 class MeUser(WireModel):
+    """OrderCloud's MeUser; Supplier and Seller are always null here."""
+
+    buyer: MeBuyer | None = Field(description="The user's buyer; null for admin users.")
+    supplier: None = None
+    seller: None = None
     id: str
+    company_id: str | None = Field(description="The buyer's ID; null for admin users.")
     username: str
     first_name: str
     last_name: str
     email: str | None
     phone: str | None
+    terms_accepted: datetime | None
     active: bool
     xp: Extended = Field(default_factory=dict)
     available_roles: list[str] = Field(description="The roles the token holds.")
-    buyer: MeBuyer | None = Field(description="The user's buyer; null for admin users.")
+    locale: None = None
+    date_created: datetime
+    last_active: datetime | None
+    password_last_set_date: datetime | None
 
 
 document(
@@ -44,6 +60,13 @@ document(
         errors=(404,),
     ),
 )
+
+
+def _buyer(session: Session, buyer_id: str | None) -> dict[str, Any] | None:
+    buyer = session.get(Buyer, buyer_id) if buyer_id else None
+    if buyer is None:
+        return None
+    return {"id": buyer.id, "default_catalog_id": buyer.default_catalog_id}
 
 
 @me.get("/v1/me")
@@ -68,7 +91,12 @@ def get_me() -> Response:
                 "active": user.active,
                 "xp": user.xp or {},
                 "available_roles": list(claims.roles),
-                "buyer": {"id": user.buyer_id} if user.buyer_id else None,
+                "buyer": _buyer(session, user.buyer_id),
+                "company_id": user.buyer_id,
+                "terms_accepted": user.terms_accepted_at,
+                "date_created": user.created_at,
+                "last_active": user.last_login_at,
+                "password_last_set_date": user.password_set_at,
             },
             by_name=True,
         )

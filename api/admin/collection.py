@@ -7,7 +7,7 @@ actions such as ``unlock``, role checks and its OpenAPI operations from this mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -71,6 +71,9 @@ class ListMeta(BaseModel):
     TotalCount: int
     TotalPages: int
     ItemRange: list[int]
+    NextPageKey: str | None = Field(
+        default=None, description="Always null: pages are numbered (page, pageSize)."
+    )
 
 
 class ListPage(BaseModel, Generic[ItemT]):
@@ -86,6 +89,7 @@ def page_body(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
             "TotalCount": page.total_count,
             "TotalPages": page.total_pages,
             "ItemRange": list(page.item_range),
+            "NextPageKey": None,
         },
         "Items": items,
     }
@@ -126,9 +130,16 @@ class Collection:
         """The object's ID and its scope, from an item route's path parameters."""
         return path["id"], self.scope(path)
 
-    def view(self, row: Any) -> dict[str, Any]:
-        data = self.read_model.model_validate(self.store.present(row), by_name=True)
-        return data.model_dump(mode="json", by_alias=True)
+    def views(self, session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        return [
+            self.read_model.model_validate(values, by_name=True).model_dump(
+                mode="json", by_alias=True
+            )
+            for values in self.store.present_all(session, rows)
+        ]
+
+    def view(self, session: Session, row: Any) -> dict[str, Any]:
+        return self.views(session, [row])[0]
 
 
 def collection_blueprint(collection: Collection) -> Blueprint:
@@ -146,12 +157,12 @@ def collection_blueprint(collection: Collection) -> Blueprint:
         query = parse_query(collection.list_params).to_query()
         with sessions() as session:
             page = store.list(session, query, collection.scope(path))
-            return jsonify(page_body(page, [collection.view(row) for row in page.items]))
+            return jsonify(page_body(page, collection.views(session, page.items)))
 
     def get_object(**path: str) -> Response:
         require_roles(roles.read)
         with sessions() as session:
-            return jsonify(collection.view(store.get(session, *collection.item(path))))
+            return jsonify(collection.view(session, store.get(session, *collection.item(path))))
 
     blueprint.add_url_rule(collection.path, "list", list_objects, methods=["GET"])
     blueprint.add_url_rule(item_path, "get", get_object, methods=["GET"])
@@ -166,7 +177,7 @@ def collection_blueprint(collection: Collection) -> Blueprint:
             )
             with sessions() as session:
                 row = store.create(session, values, collection.scope(path))
-                return jsonify(collection.view(row)), 201
+                return jsonify(collection.view(session, row)), 201
 
         def save_object(**path: str) -> tuple[Response, int]:
             """OrderCloud's Save: replace the object, or create it under the path's ID."""
@@ -177,14 +188,14 @@ def collection_blueprint(collection: Collection) -> Blueprint:
             object_id, scope = collection.item(path)
             with sessions() as session:
                 row, created = store.save(session, parse_object_id(object_id), scope, values)
-                return jsonify(collection.view(row)), 201 if created else 200
+                return jsonify(collection.view(session, row)), 201 if created else 200
 
         def patch_object(**path: str) -> Response:
             require_roles(roles.write)
             values = body_values(parse_body(patch_model), partial=True)
             with sessions() as session:
                 row = store.patch(session, *collection.item(path), values)
-                return jsonify(collection.view(row))
+                return jsonify(collection.view(session, row))
 
         def delete_object(**path: str) -> tuple[str, int]:
             require_roles(roles.write)
@@ -213,7 +224,7 @@ def _action_view(collection: Collection, action: ItemAction) -> Callable[..., Re
         require_roles(collection.roles.write)
         with transaction(current_runtime().sessions) as session:
             row = action.run(session, *collection.item(path))
-            return jsonify(collection.view(row))
+            return jsonify(collection.view(session, row))
 
     return run_action
 

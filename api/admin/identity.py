@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
 
 from api.admin.collection import Collection, ItemAction, Roles
 from api.wire import Extended, ObjectId, Text, WireModel
@@ -48,14 +49,57 @@ class ApiClientFields(WireModel):
     xp: Extended = Field(default_factory=dict)
 
 
+def _off(value: Any) -> Any:
+    if value:
+        raise ValueError("not supported by this service; send it null, empty or false")
+    return value
+
+
+# OrderCloud features this service does not have: accepted only absent, empty or off
+# (what a read returns), so an object read from here saves back unchanged.
+Unsupported = Annotated[
+    Any, AfterValidator(_off), WithJsonSchema({"description": "Not supported: null, [] or false."})
+]
+
+
+class ApiClientUnsupported(WireModel):
+    """ApiClient properties of OrderCloud features this service does not have."""
+
+    anonymous_token_duration: Unsupported = None
+    allow_any_supplier: Unsupported = False
+    is_anon_buyer: Unsupported = False
+    order_checkout_integration_event_id: Unsupported = None
+    order_return_integration_event_id: Unsupported = None
+    add_to_cart_integration_event_id: Unsupported = None
+    minimum_required_roles: Unsupported = None
+    minimum_required_custom_roles: Unsupported = None
+    maximum_granted_roles: Unsupported = None
+    maximum_granted_custom_roles: Unsupported = None
+
+
 class ApiClient(ApiClientFields):
     """An API client as read: ClientSecret is never returned."""
 
     id: str
     app_name: str
+    anonymous_token_duration: int | None = None
+    allow_any_supplier: bool = False
+    is_anon_buyer: bool = False
+    assigned_buyer_count: int = 0
+    assigned_supplier_count: int = 0
+    order_checkout_integration_event_id: str | None = None
+    order_checkout_integration_event_name: str | None = None
+    order_return_integration_event_id: str | None = None
+    order_return_integration_event_name: str | None = None
+    add_to_cart_integration_event_id: str | None = None
+    add_to_cart_integration_event_name: str | None = None
+    minimum_required_roles: list[str] | None = None
+    minimum_required_custom_roles: list[str] | None = None
+    maximum_granted_roles: list[str] | None = None
+    maximum_granted_custom_roles: list[str] | None = None
 
 
-class ApiClientWrite(ApiClientFields):
+class ApiClientWrite(ApiClientFields, ApiClientUnsupported):
     client_secret: Text | None = Field(
         default=None, description="Write-only; stored as an argon2id hash. null removes it."
     )
@@ -64,6 +108,9 @@ class ApiClientWrite(ApiClientFields):
 class BuyerFields(WireModel):
     id: ObjectId | None = None
     name: Name
+    default_catalog_id: ObjectId | None = Field(
+        default=None, description="Stored and returned; this service has no catalogs."
+    )
     active: bool = True
     xp: Extended = Field(default_factory=dict)
 
@@ -71,6 +118,7 @@ class BuyerFields(WireModel):
 class Buyer(BuyerFields):
     id: str
     name: str
+    date_created: datetime
 
 
 class BuyerWrite(BuyerFields):
@@ -84,16 +132,28 @@ class UserFields(WireModel):
     last_name: Text
     email: Email
     phone: Text | None = None
+    terms_accepted: AwareDatetime | None = Field(
+        default=None, description="When the user accepted the terms (ISO 8601 with zone)."
+    )
     active: bool = True
     xp: Extended = Field(default_factory=dict)
 
 
 class User(UserFields):
-    """A user as read: Password is never returned; FailedLoginAttempts and Locked are read-only."""
+    """A user as read: Password is never returned; the rest below is read-only."""
 
     id: str
     username: str
     email: str | None  # type: ignore[assignment]  # rows made outside the API may lack one
+    terms_accepted: datetime | None = None
+    company_id: str | None = Field(description="The buyer's ID; null for admin users.")
+    available_roles: list[str] = Field(
+        description="Roles and CustomRoles of the security profiles that reach the user."
+    )
+    locale: None = Field(default=None, description="Always null: no Locales here.")
+    date_created: datetime
+    last_active: datetime | None = Field(description="The last successful sign-in.")
+    password_last_set_date: datetime | None
     failed_login_attempts: int = 0
     locked: bool = False
 
@@ -105,10 +165,22 @@ class UserWrite(UserFields):
 
 
 class PasswordConfig(WireModel):
+    """AllowedFailedAttempts and LockoutDuration are enforced; OrderCloud's other password
+    rules are stored and returned but not enforced (see docs/ordercloud-conformance.md)."""
+
+    limit_password_reuse: int | None = Field(default=None, ge=0, le=1000)
+    max_consecutive_dupe_chars: int | None = Field(default=None, ge=0, le=1000)
+    maximum_password_age: int | None = Field(default=None, ge=0, le=100_000)
+    minimum_password_age: int | None = Field(default=None, ge=0, le=100_000)
     allowed_failed_attempts: int | None = Field(default=None, ge=1, le=1000)
     lockout_duration: int | None = Field(
         default=None, ge=0, le=525600, description="Minutes; 0 locks until an admin unlocks."
     )
+    upper_case_required: bool | None = None
+    lower_case_required: bool | None = None
+    special_character_required: bool | None = None
+    numeric_required: bool | None = None
+    minimum_character_count: int | None = Field(default=None, ge=0, le=1000)
 
 
 class SecurityProfileFields(WireModel):
@@ -125,6 +197,7 @@ class SecurityProfile(SecurityProfileFields):
     id: str
     name: str
     roles: list[str] = Field(default_factory=list)
+    is_external_role_group: bool = Field(default=False, description="Always false here.")
 
 
 class SecurityProfileWrite(SecurityProfileFields):

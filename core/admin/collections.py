@@ -144,6 +144,11 @@ class CollectionStore(Generic[RowT]):
         """The row as attribute values for the read schema (which drops write-only ones)."""
         return {column.key: getattr(row, column.key) for column in row.__mapper__.column_attrs}
 
+    def present_all(self, session: Session, rows: Sequence[RowT]) -> list[dict[str, Any]]:
+        """Several rows at once; a resource whose view needs other tables (a user's
+        AvailableRoles) reads them here in one query per page, not one per row."""
+        return [self.present(row) for row in rows]
+
     # --- the generic operations -------------------------------------------------------
 
     def _id_column(self) -> InstrumentedAttribute[Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, false, func, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, Scope, ensure_exists, without_nulls
 from core.auth.lockout import is_locked
+from core.identity.access import profile_reaches_user
 from core.identity.passwords import PasswordHasher
 from core.models import (
     ADMIN,
@@ -26,6 +28,22 @@ from core.models import (
 from core.platform.clock import Clock
 from core.platform.errors import DomainError, InvalidRequest, UsernameTaken
 from core.platform.ids import new_client_id
+
+# OrderCloud ApiClient fields for features this service does not have (anonymous
+# shoppers, suppliers, integration events, role limits): the API accepts them only
+# absent, empty or off, and returns them so.
+UNSUPPORTED_CLIENT_FIELDS = (
+    "anonymous_token_duration",
+    "allow_any_supplier",
+    "is_anon_buyer",
+    "order_checkout_integration_event_id",
+    "order_return_integration_event_id",
+    "add_to_cart_integration_event_id",
+    "minimum_required_roles",
+    "minimum_required_custom_roles",
+    "maximum_granted_roles",
+    "maximum_granted_custom_roles",
+)
 
 
 class ApiClientStore(CollectionStore[ApiClient]):
@@ -44,12 +62,26 @@ class ApiClientStore(CollectionStore[ApiClient]):
     def generate_id(self) -> str:
         return new_client_id()
 
+    def present_all(self, session: Session, rows: Sequence[ApiClient]) -> list[dict[str, Any]]:
+        counts: dict[str, int] = dict(
+            session.execute(
+                select(ApiClientAssignment.api_client_id, func.count())
+                .where(ApiClientAssignment.api_client_id.in_([row.id for row in rows]))
+                .group_by(ApiClientAssignment.api_client_id)
+            )
+        )
+        return [
+            {**self.present(row), "assigned_buyer_count": counts.get(row.id, 0)} for row in rows
+        ]
+
     def apply(self, session: Session, row: ApiClient, values: Mapping[str, Any]) -> None:
         fields = dict(values)
         if "client_secret" in fields:
             # An explicit null removes the secret; omitted keeps the stored one.
             secret = fields.pop("client_secret")
             row.client_secret_hash = self.hasher.hash(secret) if secret else None
+        for name in UNSUPPORTED_CLIENT_FIELDS:  # validated as absent, empty or off; not stored
+            fields.pop(name, None)
         super().apply(session, row, fields)
 
 
@@ -62,6 +94,27 @@ class BuyerStore(CollectionStore[Buyer]):
         "Name": Buyer.name,
         "CreatedAt": Buyer.created_at,
     }
+
+    def present(self, row: Buyer) -> dict[str, Any]:
+        return {**super().present(row), "date_created": row.created_at}
+
+
+def available_roles(session: Session, user_ids: Sequence[str]) -> dict[str, list[str]]:
+    """OrderCloud's AvailableRoles: the Roles and CustomRoles of the security profiles
+    that reach each user (core.identity.access), sorted, in one query."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(User.id, SecurityProfile.roles, SecurityProfile.custom_roles)
+        .select_from(User)
+        .join(SecurityProfileAssignment, profile_reaches_user())
+        .join(SecurityProfile, SecurityProfile.id == SecurityProfileAssignment.security_profile_id)
+        .where(User.id.in_(user_ids))
+    )
+    held: dict[str, set[str]] = {}
+    for user_id, roles, custom_roles in rows:
+        held.setdefault(user_id, set()).update(roles or [], custom_roles or [])
+    return {user_id: sorted(roles) for user_id, roles in held.items()}
 
 
 def find_user_by_username(session: Session, username: str) -> User | None:
@@ -97,14 +150,6 @@ class UserStore(CollectionStore[User]):
     def new_row(self, scope: Scope) -> User:
         return User(user_type=self.user_type, buyer_id=scope.get("buyer_id"))
 
-    def apply(self, session: Session, row: User, values: Mapping[str, Any]) -> None:
-        fields = dict(values)
-        if "password" in fields:
-            password = fields.pop("password")
-            row.password_hash = self.hasher.hash(password) if password else None
-            row.password_set_at = self.clock.now() if password else None
-        super().apply(session, row, fields)
-
     def check(self, session: Session, row: User) -> None:
         if self._username_taken(session, row):
             raise self._username_error(row.username)
@@ -128,10 +173,34 @@ class UserStore(CollectionStore[User]):
         )
         return taken is not None
 
+    def apply(self, session: Session, row: User, values: Mapping[str, Any]) -> None:
+        fields = dict(values)
+        if "password" in fields:
+            password = fields.pop("password")
+            row.password_hash = self.hasher.hash(password) if password else None
+            row.password_set_at = self.clock.now() if password else None
+        if "terms_accepted" in fields:
+            accepted = fields.pop("terms_accepted")
+            row.terms_accepted_at = None if accepted is None else datetime.fromisoformat(accepted)
+        super().apply(session, row, fields)
+
     def present(self, row: User) -> dict[str, Any]:
         view = super().present(row)
-        view["locked"] = is_locked(row.locked, row.locked_until, self.clock.now())
+        view.update(
+            locked=is_locked(row.locked, row.locked_until, self.clock.now()),
+            company_id=row.buyer_id,
+            date_created=row.created_at,
+            last_active=row.last_login_at,
+            password_last_set_date=row.password_set_at,
+            terms_accepted=row.terms_accepted_at,
+            locale=None,
+            available_roles=[],
+        )
         return view
+
+    def present_all(self, session: Session, rows: Sequence[User]) -> list[dict[str, Any]]:
+        roles = available_roles(session, [row.id for row in rows])
+        return [{**self.present(row), "available_roles": roles.get(row.id, [])} for row in rows]
 
     def unlock(self, session: Session, object_id: str, scope: Scope) -> User:
         """Clear the failed-attempt counter and any lock, timed or indefinite."""
@@ -159,6 +228,9 @@ class SecurityProfileStore(CollectionStore[SecurityProfile]):
             # Only what was set is stored, so lockout falls back to its defaults for the rest.
             row.password_config = without_nulls(fields.pop("password_config"))
         super().apply(session, row, fields)
+
+    def present(self, row: SecurityProfile) -> dict[str, Any]:
+        return {**super().present(row), "is_external_role_group": False}
 
 
 class ApiClientAssignmentStore(AssignmentStore[ApiClientAssignment]):

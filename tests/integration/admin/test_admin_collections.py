@@ -327,6 +327,7 @@ def test_lists_page_search_and_sort(admin: AdminClient) -> None:
         "TotalCount": 5,
         "TotalPages": 3,
         "ItemRange": [1, 2],
+        "NextPageKey": None,
     }
     last = admin.get("/v1/buyers?pageSize=2&page=3&sortBy=Name")
     assert last.json["Meta"]["ItemRange"] == [5, 5]
@@ -372,7 +373,10 @@ def test_a_security_profile_stores_only_the_password_settings_given(
 ) -> None:
     body = {"ID": "sp", "Name": "SP", "PasswordConfig": {"AllowedFailedAttempts": 3}}
     created = admin.post("/v1/securityprofiles", json=body)
-    assert created.json["PasswordConfig"] == {"AllowedFailedAttempts": 3, "LockoutDuration": None}
+    assert created.json["PasswordConfig"]["AllowedFailedAttempts"] == 3
+    assert {key for key, value in created.json["PasswordConfig"].items() if value is not None} == {
+        "AllowedFailedAttempts"
+    }
     with Session(committed_db) as session:
         profile = session.get(SecurityProfile, "sp")
         assert profile is not None
