@@ -63,13 +63,12 @@ class ApiClientStore(CollectionStore[ApiClient]):
         return new_client_id()
 
     def present_all(self, session: Session, rows: Sequence[ApiClient]) -> list[dict[str, Any]]:
-        counts: dict[str, int] = dict(
-            session.execute(
-                select(ApiClientAssignment.api_client_id, func.count())
-                .where(ApiClientAssignment.api_client_id.in_([row.id for row in rows]))
-                .group_by(ApiClientAssignment.api_client_id)
-            )
-        )
+        counted = session.execute(
+            select(ApiClientAssignment.api_client_id, func.count())
+            .where(ApiClientAssignment.api_client_id.in_([row.id for row in rows]))
+            .group_by(ApiClientAssignment.api_client_id)
+        ).all()
+        counts: dict[str, int] = dict(counted)  # a list of (client id, count) rows
         return [
             {**self.present(row), "assigned_buyer_count": counts.get(row.id, 0)} for row in rows
         ]
