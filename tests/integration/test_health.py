@@ -35,6 +35,11 @@ def test_unknown_routes_and_methods_answer_with_the_error_body(api_client: Flask
     missing = client.get("/v1/nothing-here")
     assert missing.status_code == 404
     assert missing.json["Errors"][0]["ErrorCode"] == "NotFound"
+    # OrderCloud's SDK builds a NotFound error's message from Data.ObjectType and ObjectID.
+    assert missing.json["Errors"][0]["Data"] == {
+        "ObjectType": "Route",
+        "ObjectID": "/v1/nothing-here",
+    }
     wrong_method = client.delete("/healthz")
     assert wrong_method.status_code == 405
     assert wrong_method.json["Errors"][0]["ErrorCode"] == "MethodNotAllowed"

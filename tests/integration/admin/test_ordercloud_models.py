@@ -171,3 +171,21 @@ def test_me_returns_every_property_of_the_sdks_me_user(admin: AdminClient) -> No
     assert _missing("MeUser", me.json) == set()
     assert me.json["Buyer"] == {"ID": "acme", "DefaultCatalogID": "main"}
     assert (me.json["CompanyID"], me.json["Seller"], me.json["Supplier"]) == ("acme", None, None)
+
+
+def test_roles_and_message_types_without_behaviour_are_stored_and_returned(
+    admin: AdminClient,
+) -> None:
+    roles = ["BundleAdmin", "LocaleAdmin", "OpenIDConnectAdmin", "TrackingEventAdmin"]
+    profile = admin.post("/v1/securityprofiles", json={"Name": "P", "Roles": roles})
+    assert profile.status_code == 201, profile.json
+    assert admin.get(f"/v1/securityprofiles/{profile.json['ID']}").json["Roles"] == roles
+    types = ["ForgottenUsername", "SubscriptionReminder", "ProductCollectionInvitationAccepted"]
+    sender = admin.post(
+        "/v1/messagesenders",
+        json={"Name": "S", "MessageTypes": types, "URL": "https://h.test", "SharedKey": "k"},
+    )
+    assert sender.status_code == 201, sender.json
+    assert sender.json["MessageTypes"] == types
+    unknown = admin.post("/v1/securityprofiles", json={"Name": "P", "Roles": ["Wizard"]})
+    assert unknown.status_code == 400
