@@ -156,7 +156,7 @@ def test_me_answers_for_a_buyer_user_with_the_buyer(
     assert response.json["ID"] == "u-buyer"
     assert response.json["Username"] == "Shopper.Sue"
     assert response.json["Phone"] == "+1 555"
-    assert response.json["Buyer"] == {"ID": buyer_id}
+    assert response.json["Buyer"] == {"ID": buyer_id, "DefaultCatalogID": None}
     assert response.json["AvailableRoles"] == ["Shopper", "MeAdmin"]
     assert "PasswordHash" not in response.data.decode()
 
