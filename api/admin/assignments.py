@@ -14,7 +14,7 @@ deletes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -102,7 +102,8 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
     def delete_assignment() -> tuple[str, int]:
         require_roles(roles.write)
         query = parse_query(assignments.query_model)
-        values = {key: getattr(query, key) for key in store.keys}
+        names = (*store.keys, *UNSERVED_PARTIES)
+        values = {key: getattr(query, key, None) for key in names}
         for key, info in body_model.model_fields.items():
             if info.is_required() and values.get(key) is None:
                 alias = assignments.query_model.model_fields[key].alias or key
@@ -170,7 +171,9 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
     return blueprint
 
 
-def _delete_view(store: AssignmentStore[Any], roles: Roles, route: DeleteRoute) -> Any:
+def _delete_view(
+    store: AssignmentStore[Any], roles: Roles, route: DeleteRoute
+) -> Callable[..., tuple[str, int]]:
     def delete_assignment(**path: str) -> tuple[str, int]:
         require_roles(roles.write)
         party = parse_query(route.query_model).model_dump(by_alias=False)

@@ -156,8 +156,12 @@ def test_ordercloud_delete_routes_remove_one_assignment_each(admin: AdminClient)
     profile_path = "/v1/securityprofiles/sp/assignments"
     role = ["SetSecurityProfile"]
     assert admin.delete(f"{profile_path}?buyerID=b1&userID=u1", roles=role).status_code == 204
-    assert admin.delete(profile_path, roles=role).status_code == 204
+    # A user group is no party here: both forms delete nothing (not the marketplace one).
     assert admin.delete(f"{profile_path}?userGroupID=g1", roles=role).status_code == 204
+    alias = "/v1/securityprofiles/assignments?securityProfileID=sp&userGroupID=g1"
+    assert admin.delete(alias, roles=role).status_code == 204
+    assert admin.get("/v1/securityprofiles/assignments").json["Meta"]["TotalCount"] == 2
+    assert admin.delete(profile_path, roles=role).status_code == 204
     profiles = admin.get("/v1/securityprofiles/assignments").json["Items"]
     assert [(item["BuyerID"], item["UserID"]) for item in profiles] == [("b2", None)]
 
