@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,3 +36,32 @@ def test_usernames_are_unique_whatever_their_case(db: Session) -> None:
     db.add(User(id="u2", user_type=ADMIN, username="aLICE"))
     with pytest.raises(IntegrityError):
         db.flush()
+
+
+def test_migration_0002_keeps_assigned_senders_to_their_assignments(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = migrations.alembic_config(url)
+    command.upgrade(config, "0001")
+    engine = create_engine(url)
+    with engine.begin() as connection:  # senders as the old default (true) stored them
+        for sender_id in ("assigned", "unassigned"):
+            connection.execute(
+                text(
+                    "INSERT INTO message_senders (id, name, message_types, elevated_roles,"
+                    " allow_all_buyers, xp, template_overrides, created_at)"
+                    " VALUES (:id, 'S', '[]', '[]', 1, '{}', '{}', '2026-01-01')"
+                ),
+                {"id": sender_id},
+            )
+        connection.execute(
+            text("INSERT INTO message_sender_assignments (message_sender_id) VALUES ('assigned')")
+        )
+
+    command.upgrade(config, "head")
+
+    with engine.connect() as connection:
+        reach = dict(
+            connection.execute(text("SELECT id, allow_all_buyers FROM message_senders")).all()
+        )
+    engine.dispose()
+    assert reach == {"assigned": False, "unassigned": True}
