@@ -58,10 +58,10 @@ def test_every_otp_queue_with_its_delay_and_dead_letter_queue_has_the_configured
     settings: Settings, own_vhost: str, queue_type: str
 ) -> None:
     broker = build_broker(settings.replace(broker_url=own_vhost, broker_queue_type=queue_type))
+    assert isinstance(broker, ConfirmingRabbitmqBroker)
     try:
         for queue in ALL_QUEUES:
             broker.declare_queue(queue, ensure=True)
-        assert isinstance(broker, ConfirmingRabbitmqBroker)
         broker.enqueue_confirmed(a_message("kept"))
     finally:
         broker.close()
@@ -86,8 +86,7 @@ def test_the_publisher_uses_the_first_node_that_answers_and_moves_on_when_it_die
             assert isinstance(broker, ConfirmingRabbitmqBroker)
             try:
                 broker.enqueue_confirmed(a_message("to the second node"))
-                connected = (first.open_connections, second.open_connections)
-                connected += (third.open_connections,)
+                connected = [proxy.open_connections for proxy in (first, second, third)]
                 second.close()  # the node it is connected to dies
                 outcomes = []
                 for text in ("during", "after"):

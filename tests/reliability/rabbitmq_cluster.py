@@ -214,11 +214,22 @@ class RabbitCluster:
             by_user.setdefault(entry["user"], set()).add(self.node_on_port(int(entry["port"])))
         return by_user
 
-    def queue_types(self, vhost: str = "/") -> dict[str, str]:
+    def queues(self, vhost: str = "/") -> dict[str, dict[str, object]]:
+        """Every queue's type, leader node and member nodes, as the cluster reports them."""
         output = self.live_node().must(
-            "-q", "list_queues", "-p", vhost, "name", "type", "--formatter", "json", timeout=60
+            "-q",
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "type",
+            "leader",
+            "members",
+            "--formatter",
+            "json",
+            timeout=60,
         )
-        return {entry["name"]: entry["type"] for entry in json.loads(output or "[]")}
+        return {entry["name"]: entry for entry in json.loads(output or "[]")}
 
     def running_nodes(self) -> set[str]:
         output = self.live_node().must("-q", "cluster_status", "--formatter", "json")
