@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 import dramatiq
+import pika
 import pytest
 
 from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE, ConfirmingRabbitmqBroker, build_broker
@@ -62,7 +63,8 @@ def test_every_otp_queue_with_its_delay_and_dead_letter_queue_has_the_configured
     try:
         for queue in ALL_QUEUES:
             broker.declare_queue(queue, ensure=True)
-        broker.enqueue_confirmed(a_message("kept"))
+        kept = a_message("kept")
+        broker.enqueue_confirmed(kept)
     finally:
         broker.close()
 
@@ -70,8 +72,27 @@ def test_every_otp_queue_with_its_delay_and_dead_letter_queue_has_the_configured
     expected = {f"{queue}{suffix}" for queue in ALL_QUEUES for suffix in ("", ".DQ", ".XQ")}
     assert set(types) == expected
     assert set(types.values()) == {queue_type}
-    [kept] = take_all(own_vhost)
-    assert kept.message.args == ("kept",)
+    # A message a worker rejects (dramatiq nacks without requeue) is dead-lettered to .XQ.
+    dead = dead_lettered_on_reject(own_vhost)
+    assert dead is not None
+    assert dramatiq.Message.decode(dead).message_id == kept.message_id
+
+
+def dead_lettered_on_reject(broker_url: str) -> bytes | None:
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        channel = connection.channel()
+        method, _properties, _body = channel.basic_get(REQUESTS_QUEUE)
+        assert method is not None
+        channel.basic_nack(method.delivery_tag, requeue=False)
+        for _ in range(50):
+            method, _properties, body = channel.basic_get(f"{REQUESTS_QUEUE}.XQ", auto_ack=True)
+            if method is not None:
+                return body
+            connection.sleep(0.1)
+        return None
+    finally:
+        connection.close()
 
 
 def test_the_publisher_uses_the_first_node_that_answers_and_moves_on_when_it_dies(
