@@ -188,7 +188,10 @@ def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed
     lost = accepted - delivered
     refused = [a for a in answers if a.status == 503]
     sent_at = {answer.key: answer.started for answer in answers if answer.status == 204}
+    kill_times = [loss.killed_at for loss in killer.losses]
     for index, loss in enumerate(killer.losses, start=1):
+        until = kill_times[index] if index < len(kill_times) else float("inf")
+        refused_after = [a.started for a in refused if loss.killed_at <= a.started < until]
         api_back = first_204_after(answers, loss.killed_at)
         # The first webhook of a request sent after the kill: the whole path works again.
         worker_back = min(
@@ -212,9 +215,12 @@ def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed
             ),
             node_down_s=round(loss.restarted_at - loss.killed_at, 1),
             quorum_leaders_lost=loss.leading,
-            refused_503_in_the_30s_after=sum(
-                a.status == 503 and loss.killed_at <= a.started < loss.killed_at + 30
-                for a in answers
+            refused_503=len(refused_after),
+            refused_503_from_s=(
+                round(min(refused_after) - loss.killed_at, 1) if refused_after else None
+            ),
+            refused_503_until_s=(
+                round(max(refused_after) - loss.killed_at, 1) if refused_after else None
             ),
         )
     rig.figures.record(
