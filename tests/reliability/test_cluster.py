@@ -21,6 +21,7 @@ import pytest
 from core.messaging.broker import ALL_QUEUES
 from tests.reliability.cluster import http_service, running, worker_service
 from tests.reliability.conftest import Rig
+from tests.reliability.leaks import scan_queues
 from tests.reliability.load import Answer, Load, otp_request
 from tests.reliability.rabbitmq_cluster import (
     RabbitCluster,
@@ -181,6 +182,8 @@ def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed
     assert killer.error is None, repr(killer.error)
     ledger = rig.receiver.ledger
     rig.leak_guard.saw_codes(ledger.codes())
+    # The leak guard scans the session's vhost; the cluster's queues are scanned here.
+    queue_leaks, queue_scan = scan_queues(cluster.live_node().url(API), ledger.codes(), queues)
     webhook_ids: dict[str, set[str]] = {}
     for webhook_id, hits in ledger.accepted().items():
         webhook_ids.setdefault(hits[0].username, set()).add(webhook_id)
@@ -232,6 +235,8 @@ def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed
         lost=len(lost),
         duplicates=ledger.duplicates(),
         kills=sum(node.kills for node in cluster.nodes),
+        cluster_queues_scanned=queue_scan.queues,
+        cluster_messages_scanned=queue_scan.messages,
     )
 
     # What the test stands on: both kills happened, each on the node its target was on,
@@ -255,3 +260,5 @@ def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed
     assert all(len(webhook_ids[username]) == 1 for username in accepted), "a second message"
     assert all(len(codes) == 1 for codes in ledger.codes_by_username().values())
     assert all(hit.signature_valid for hit in ledger.snapshot())
+    assert queue_scan.queues >= len(expected)
+    assert not queue_leaks, f"issued codes found in the cluster's queues: {queue_leaks[:5]}"
