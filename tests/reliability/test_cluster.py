@@ -94,8 +94,8 @@ class NodeKiller:
             for name, queue in self.cluster.queues().items()
             if queue.get("leader") == node.name
         )
+        loss.killed_at = time.monotonic()  # when the SIGKILL is sent
         node.kill()
-        loss.killed_at = time.monotonic()
         deadline = loss.killed_at + RECONNECT_TIMEOUT
         while set(loss.seen_elsewhere_at) != loss.affected and time.monotonic() < deadline:
             now = self.cluster.connections_by_user()
@@ -137,6 +137,7 @@ def cluster() -> Iterator[RabbitCluster]:
         yield started
 
 
+@pytest.mark.timeout(scaled(full=900, ci=480))
 def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed(
     rig: Rig, cluster: RabbitCluster
 ) -> None:
@@ -253,7 +254,7 @@ def test_every_204_is_delivered_once_while_the_node_each_process_is_on_is_killed
     assert {queues[name]["type"] for name in expected} == {"quorum"}
     # Replicated on all three nodes, so losing one loses no queue.
     assert all(len(queues[name]["members"]) == 3 for name in expected)  # type: ignore[arg-type]
-    # What the issue asks.
+    # The guarantees: only 204 or 503, every 204 delivered once, nothing leaked.
     assert {a.status for a in answers} <= {204, 503}, sorted({a.status for a in answers})
     assert accepted, "no request was accepted"
     assert not lost, f"answered 204 but never delivered: {sorted(lost)[:5]}"

@@ -110,6 +110,7 @@ def bouncer_env(rig: Rig, pgbouncer: PgBouncer) -> Iterator[dict[str, str]]:
     )
 
 
+@pytest.mark.timeout(scaled(full=900, ci=300))
 def test_otp_flow_single_use_race_and_lockout_race_pass_with_every_process_behind_pgbouncer(
     rig: Rig, pgbouncer: PgBouncer, bouncer_env: dict[str, str]
 ) -> None:
