@@ -137,9 +137,9 @@ def broker_proxy(clean_broker: str) -> Iterator[tuple[FaultProxy, str]]:
         yield pair
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pgbouncer(database_url: str) -> Iterator[PgBouncer]:
-    """PgBouncer in transaction mode in front of the session's PostgreSQL (started once)."""
+    """PgBouncer in transaction mode in front of the session's PostgreSQL, per module."""
     binary = find_or_install()
     if binary is None:
         message = "pgbouncer is not installed (apt-get install pgbouncer)"
