@@ -18,8 +18,9 @@ import dramatiq
 import pika
 import pytest
 
-from core.messaging.broker import ALL_QUEUES, REQUESTS_QUEUE, ConfirmingRabbitmqBroker, build_broker
+from core.messaging.broker import ConfirmingRabbitmqBroker, build_broker
 from core.messaging.confirms import PublishFailed
+from core.messaging.routes import ALL_QUEUES, REQUESTS_QUEUE
 from core.platform.settings import Settings
 from tests import services
 from tests.otp_queue import take_all

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from core.messaging.broker import ALL_QUEUES
+from core.messaging.routes import ALL_QUEUES
 from tests.reliability.cluster import http_service, running, worker_service
 from tests.reliability.conftest import Rig
 from tests.reliability.leaks import scan_queues
