@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install dev test lint format typecheck bench clean reliability reliability-full
+.PHONY: help install dev test lint format typecheck bench clean reliability reliability-full test-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ reliability: $(STAMP) ## only the reliability suite (faults, races, fuzzing, lea
 reliability-full: $(STAMP) ## the reliability suite at its full counts; figures to tests/reliability/last-run.json
 	OTP_RELIABILITY_FULL=1 OTP_RELIABILITY_FIGURES=tests/reliability/last-run.json \
 		$(VENV)/bin/pytest -m reliability tests/reliability -o timeout=1800
+
+test-cluster: $(STAMP) ## only the past-one-machine tests: 3-node RabbitMQ cluster losing nodes, PgBouncer (also in `make test`)
+	$(VENV)/bin/pytest tests/integration/test_broker_nodes.py tests/reliability/test_cluster.py tests/reliability/test_pgbouncer.py
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -32,7 +32,11 @@ def migrate(settings: Settings) -> None:
 def bootstrap(settings: Settings, *, username: str, password: str, email: str | None) -> str:
     settings.require("database_url")
     assert settings.database_url is not None
-    engine = make_engine(settings.database_url, pool_size=1)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=1,
+        prepared_statements=settings.database_prepared_statements,
+    )
     try:
         check_database(engine)
         with transaction(make_session_factory(engine)) as session:

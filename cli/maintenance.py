@@ -19,7 +19,11 @@ def purge(
     """Print one JSON line with how many rows each sweep touched."""
     settings.require("database_url")
     assert settings.database_url is not None
-    engine = make_engine(settings.database_url, pool_size=1)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=1,
+        prepared_statements=settings.database_prepared_statements,
+    )
     try:
         check_database(engine)
         report = purge_expired(

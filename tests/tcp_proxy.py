@@ -46,6 +46,12 @@ class TcpProxy:
             self._listener = None
         self.cut_connections()
 
+    @property
+    def open_connections(self) -> int:
+        """Sockets currently forwarded (two per client connection: its side and upstream)."""
+        with self._lock:
+            return len(self._open_sockets)
+
     def cut_connections(self) -> None:
         """Drop every open connection (as RabbitMQ does to a client that missed heartbeats)
         while still accepting new ones."""

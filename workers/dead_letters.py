@@ -23,6 +23,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
+from core.messaging.broker import node_parameters
 from core.messaging.routes import REQUESTS_QUEUE
 from core.platform.clock import iso_utc
 from core.platform.errors import ServiceUnavailable
@@ -189,10 +190,11 @@ def _require_queue(connection: pika.BlockingConnection, queue: str) -> None:
 
 @contextlib.contextmanager
 def _connection(broker_url: str) -> Iterator[pika.BlockingConnection]:
-    parameters = pika.URLParameters(broker_url)
-    parameters.connection_attempts = 1
-    parameters.socket_timeout = 5
-    parameters.blocked_connection_timeout = 10
+    parameters = node_parameters(broker_url)
+    for node in parameters:
+        node.connection_attempts = 1
+        node.socket_timeout = 5
+        node.blocked_connection_timeout = 10
     try:
         connection = pika.BlockingConnection(parameters)
     except pika.exceptions.AMQPError as error:

@@ -7,6 +7,12 @@ routing table, ``core.messaging.routes``), so it never imports them. Besides dra
 confirm), the broker offers ``enqueue_confirmed``: the same message and the same
 guarantee, pipelined over one connection per process
 (``core.messaging.confirms``): the api's intake and the fan-out's delivery publisher use it.
+
+``OTP_BROKER_URL`` may name several nodes of one cluster (comma-separated ``amqp://``
+URLs): every connection, publishing or consuming, opens to the first node that answers,
+and the next connection after one is lost starts again from the top of the list.
+``OTP_BROKER_QUEUE_TYPE=quorum`` declares every queue, its ``.DQ`` and ``.XQ`` as
+replicated quorum queues (docs/past-one-machine.md).
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dramatiq
 import pika
 import pika.exceptions
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import xq_name
 
 from core.messaging.confirms import ConnectionLost, PipelinedPublisher, Unroutable
 from core.platform.correlation import CorrelationMiddleware
 from core.platform.errors import ServiceUnavailable
-from core.platform.settings import Settings
+from core.platform.settings import QueueType, Settings
 
 # pika's defaults (10 s connect, 15 s handshake, no limit while RabbitMQ blocks publishers)
 # would hold an api request for a minute when the broker is down, because dramatiq retries
@@ -41,15 +48,42 @@ MAX_CONFIRMED_ATTEMPTS = 3
 
 
 class ConfirmingRabbitmqBroker(RabbitmqBroker):
-    """dramatiq's RabbitMQ broker (publisher confirms on) plus :meth:`enqueue_confirmed`."""
+    """dramatiq's RabbitMQ broker (publisher confirms on) plus :meth:`enqueue_confirmed`.
 
-    def __init__(self, *, url: str) -> None:
-        super().__init__(url=url, confirm_delivery=True)
-        parameters: Any = self.parameters
-        self.pipeline = PipelinedPublisher(
-            parameters if isinstance(parameters, list) else [parameters]
-        )
+    ``urls`` are the nodes to try, in order; ``queue_type`` is the ``x-queue-type`` of
+    every queue it declares.
+    """
+
+    def __init__(self, *, urls: list[str], queue_type: QueueType = "classic") -> None:
+        super().__init__(url=urls, confirm_delivery=True)
+        self.queue_type = queue_type
+        self.pipeline = PipelinedPublisher(self.parameters)
         self._declare_lock = threading.Lock()
+
+    def _build_queue_arguments(self, queue_name: str) -> dict[str, Any]:
+        """dramatiq's arguments of a queue and its ``.DQ``, plus ``x-queue-type: quorum``.
+
+        Classic queues keep dramatiq's arguments exactly, so the queues of a deployment
+        that declared them before this setting existed stay equivalent. Quorum queues
+        refuse ``x-max-priority``; this broker never sets ``max_priority``.
+        """
+        arguments: dict[str, Any] = super()._build_queue_arguments(queue_name)  # type: ignore[no-untyped-call]
+        return {**arguments, **self._queue_type_argument()}
+
+    def _queue_type_argument(self) -> dict[str, str]:
+        return {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}
+
+    def _declare_xq_queue(self, queue_name: str) -> Any:
+        """The dead-letter queue as dramatiq declares it (a week's TTL), with the queue type.
+
+        dramatiq builds its ``.XQ`` arguments inline rather than in
+        :meth:`_build_queue_arguments`, so they are repeated here.
+        """
+        return self.channel.queue_declare(
+            queue=xq_name(queue_name),
+            durable=True,
+            arguments={"x-message-ttl": DEAD_MESSAGE_TTL, **self._queue_type_argument()},
+        )
 
     def enqueue_confirmed(self, message: dramatiq.Message[Any]) -> None:
         """Publish ``message`` as dramatiq's ``enqueue`` would (persistent, mandatory,
@@ -109,14 +143,23 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     else:
         settings.require("broker_url")
         assert settings.broker_url is not None
-        broker = ConfirmingRabbitmqBroker(url=with_connection_defaults(settings.broker_url))
+        broker = ConfirmingRabbitmqBroker(
+            urls=node_urls(settings.broker_url), queue_type=settings.broker_queue_type
+        )
     broker.add_middleware(CorrelationMiddleware())
     return broker
 
 
-def with_connection_defaults(broker_url: str) -> str:
-    """The URL (or ``;``-separated URLs) with :data:`CONNECTION_DEFAULTS` for unset keys."""
-    return ";".join(_one_with_defaults(url) for url in broker_url.split(";"))
+def node_urls(broker_url: str) -> list[str]:
+    """The nodes of ``OTP_BROKER_URL`` in the order to try them (comma- or
+    ``;``-separated ``amqp://`` URLs), each with :data:`CONNECTION_DEFAULTS` for unset keys."""
+    urls = [url.strip() for url in broker_url.replace(";", ",").split(",")]
+    return [_one_with_defaults(url) for url in urls if url]
+
+
+def node_parameters(broker_url: str) -> list[pika.connection.Parameters]:
+    """pika's connection parameters of every node in ``OTP_BROKER_URL``, in order."""
+    return [pika.URLParameters(url) for url in node_urls(broker_url)]
 
 
 def _one_with_defaults(url: str) -> str:
@@ -127,13 +170,14 @@ def _one_with_defaults(url: str) -> str:
 
 
 def check_broker(broker: dramatiq.Broker, broker_url: str | None) -> None:
-    """Raise :class:`ServiceUnavailable` when RabbitMQ does not accept a connection."""
+    """Raise :class:`ServiceUnavailable` when no node of RabbitMQ accepts a connection."""
     if isinstance(broker, StubBroker) or not broker_url:
         return
-    parameters = pika.URLParameters(broker_url)
-    parameters.connection_attempts = 1
-    parameters.socket_timeout = 2
-    parameters.blocked_connection_timeout = 2
+    parameters = node_parameters(broker_url)
+    for node in parameters:
+        node.connection_attempts = 1
+        node.socket_timeout = 2
+        node.blocked_connection_timeout = 2
     try:
         pika.BlockingConnection(parameters).close()
     except pika.exceptions.AMQPError as error:

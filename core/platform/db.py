@@ -13,8 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.platform.errors import ServiceUnavailable
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine for PostgreSQL (psycopg 3, pooled) or SQLite (dev mode)."""
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, prepared_statements: bool = True
+) -> Engine:
+    """An engine for PostgreSQL (psycopg 3, pooled) or SQLite (dev mode).
+
+    ``prepared_statements=False`` (``OTP_DATABASE_PREPARED_STATEMENTS=off``) stops psycopg
+    from preparing statements on the server (``prepare_threshold=None``): needed behind
+    PgBouncer older than 1.21 in transaction mode, where the next transaction may run on
+    a server connection that never saw the ``PREPARE``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -24,6 +32,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if not prepared_statements:
+        connect_args["prepare_threshold"] = None
     # hide_parameters: a failed statement's error (and so its log line) never carries the
     # bound values, among them OTP nonces and password hashes.
     return create_engine(
@@ -34,7 +45,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5},
+        connect_args=connect_args,
     )
 
 

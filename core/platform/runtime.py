@@ -32,7 +32,10 @@ class Runtime:
             return self.engine_override
         self.settings.require("database_url")
         assert self.settings.database_url is not None
-        return make_engine(self.settings.database_url)
+        return make_engine(
+            self.settings.database_url,
+            prepared_statements=self.settings.database_prepared_statements,
+        )
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

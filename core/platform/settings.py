@@ -15,6 +15,7 @@ from core.platform.errors import SettingsError
 
 JwtAlgorithm = Literal["ES256", "RS256", "EdDSA"]
 LogFormat = Literal["json", "text"]
+QueueType = Literal["classic", "quorum"]
 
 # OWASP's argon2id minimums: the memory (KiB) each iteration count needs at least.
 _OWASP_MIN_MEMORY_BY_TIME = {1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168}
@@ -49,6 +50,10 @@ class Settings:
 
     database_url: str | None = None
     broker_url: str | None = None
+    # RabbitMQ queue type of every OTP queue and its .DQ/.XQ (docs/past-one-machine.md).
+    broker_queue_type: QueueType = "classic"
+    # off behind PgBouncer < 1.21 in transaction mode: psycopg prepares no statements.
+    database_prepared_statements: bool = True
     secret_key: bytes | None = None
     jwt_private_key: str | None = None
     jwt_algorithm: JwtAlgorithm = "ES256"
@@ -97,6 +102,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=reader.text("OTP_DATABASE_URL"),
         broker_url=reader.text("OTP_BROKER_URL"),
+        broker_queue_type=reader.choice("OTP_BROKER_QUEUE_TYPE", ("classic", "quorum"), "classic"),  # type: ignore[arg-type]
+        database_prepared_statements=reader.choice(
+            "OTP_DATABASE_PREPARED_STATEMENTS", ("on", "off"), "on"
+        )
+        == "on",
         secret_key=secret.encode() if secret else None,
         jwt_private_key=_read_key(reader.text("OTP_JWT_PRIVATE_KEY")),
         jwt_algorithm=reader.choice("OTP_JWT_ALGORITHM", ("ES256", "RS256", "EdDSA"), "ES256"),  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from tests.reliability.cluster import ServiceProcess, service_env
 from tests.reliability.faults import FaultProxy, proxied
 from tests.reliability.leaks import Leak, ScanReport, scan_database, scan_logs, scan_queues
 from tests.reliability.marketplace import Marketplace, seed_marketplace
+from tests.reliability.pgbouncer import PgBouncer, find_or_install, running_pgbouncer
 from tests.reliability.receiver import WebhookReceiver, new_signing_key
 
 FIGURES_ENV = "OTP_RELIABILITY_FIGURES"
@@ -134,6 +135,19 @@ def database_proxy(database_url: str) -> Iterator[tuple[FaultProxy, str]]:
 def broker_proxy(clean_broker: str) -> Iterator[tuple[FaultProxy, str]]:
     with proxied(clean_broker, 5672) as pair:
         yield pair
+
+
+@pytest.fixture(scope="module")
+def pgbouncer(database_url: str) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the session's PostgreSQL, per module."""
+    binary = find_or_install()
+    if binary is None:
+        message = "pgbouncer is not installed (apt-get install pgbouncer)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with running_pgbouncer(binary, database_url) as bouncer:
+        yield bouncer
 
 
 @pytest.fixture

@@ -131,8 +131,11 @@ def queue_depths(broker_url: str, queues: Iterable[str]) -> dict[str, int]:
     return depths
 
 
-def scan_queues(broker_url: str, codes: Iterable[str]) -> tuple[list[Leak], ScanReport]:
-    """Read every message of every queue without consuming it (unacked, then requeued).
+def scan_queues(
+    broker_url: str, codes: Iterable[str], queues: Iterable[str] | None = None
+) -> tuple[list[Leak], ScanReport]:
+    """Read every message of every queue (or of ``queues``) without consuming it
+    (unacked, then requeued).
 
     Run it while no consumer is attached, or a consumer may take messages meanwhile.
     """
@@ -141,7 +144,7 @@ def scan_queues(broker_url: str, codes: Iterable[str]) -> tuple[list[Leak], Scan
     leaks: list[Leak] = []
     connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     try:
-        for queue in list_queues(broker_url):
+        for queue in list_queues(broker_url) if queues is None else queues:
             channel = connection.channel()
             try:
                 channel.queue_declare(queue, passive=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -95,6 +96,16 @@ class Load:
                 time.sleep(max(0.0, began + n / rate - time.monotonic()))
             for future in futures:
                 yield future.result()
+
+
+def error_code(answer: Answer) -> str:
+    """The contract's ErrorCode, or what came back instead (a status, a transport error)."""
+    if answer.status == 200:
+        return "ok"
+    try:
+        return str(json.loads(answer.body)["Errors"][0]["ErrorCode"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return f"HTTP {answer.status}: {answer.body[:120]!r}"
 
 
 def otp_request(body: dict[str, Any]) -> Send:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pytest
@@ -14,7 +13,7 @@ from core.platform.settings import load_settings
 from tests.factories import make_otp, make_user
 from tests.reliability.cluster import SERVICE_SECRET_KEY, http_service, running
 from tests.reliability.conftest import Rig
-from tests.reliability.load import Answer, Load, token_request
+from tests.reliability.load import Answer, Load, error_code, token_request
 from tests.reliability.scale import scaled
 
 ROUNDS = scaled(full=200, ci=25)
@@ -24,16 +23,6 @@ THRESHOLD = 10
 PASSWORD = "the right password"
 # The OTP-relevant settings the token process runs with (same key, default length).
 SERVICE_SETTINGS = load_settings({"OTP_SECRET_KEY": SERVICE_SECRET_KEY})
-
-
-def _error_code(answer: Answer) -> str:
-    """The contract's ErrorCode, or what came back instead (a status, a transport error)."""
-    if answer.status == 200:
-        return "ok"
-    try:
-        return str(json.loads(answer.body)["Errors"][0]["ErrorCode"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return f"HTTP {answer.status}: {answer.body[:120]!r}"
 
 
 @pytest.mark.timeout(scaled(full=1800, ci=300))
@@ -66,7 +55,7 @@ def test_twenty_concurrent_logins_with_one_otp_succeed_exactly_once_in_every_rou
             rounds.append(load.race([(name, token_request(form))] * CONTENDERS))
 
     winners = [sum(answer.status == 200 for answer in answers) for answers in rounds]
-    losers = Counter(_error_code(a) for answers in rounds for a in answers if a.status != 200)
+    losers = Counter(error_code(a) for answers in rounds for a in answers if a.status != 200)
     with Session(rig.engine) as session:
         unused = session.scalar(
             select(OneTimePassword.id).where(OneTimePassword.used_at.is_(None)).limit(1)
@@ -122,7 +111,7 @@ def test_a_hundred_concurrent_wrong_guesses_lock_the_account_at_exactly_the_thre
         right_password = load.call("after", token_request({**guess(0), "password": PASSWORD}))
         right_otp = load.call("after", token_request({**guess(0), "password": code}))
 
-    outcomes = Counter(_error_code(answer) for answer in answers)
+    outcomes = Counter(error_code(answer) for answer in answers)
     with Session(rig.engine) as session:
         locked_user = session.get_one(User, user_id)
         counter, locked_until = locked_user.failed_login_attempts, locked_user.locked_until
@@ -139,5 +128,5 @@ def test_a_hundred_concurrent_wrong_guesses_lock_the_account_at_exactly_the_thre
     assert outcomes["Auth.InvalidUsernameOrPassword"] == THRESHOLD
     assert counter == THRESHOLD
     assert locked_until is not None
-    assert _error_code(right_password) == "Auth.LockedOut"
-    assert _error_code(right_otp) == "Auth.LockedOut"
+    assert error_code(right_password) == "Auth.LockedOut"
+    assert error_code(right_otp) == "Auth.LockedOut"

@@ -4,7 +4,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from core.messaging.broker import with_connection_defaults
 from core.platform.cache import TtlCache
 from tests.doubles import FrozenClock
 
@@ -43,17 +42,6 @@ def test_the_cache_keeps_at_most_max_entries_dropping_the_least_recently_used() 
     assert len(cache) == 2
     assert cache.get_or_load("a", load) == 1
     assert cache.get_or_load("b", load) == 4  # b was evicted and is loaded again
-
-
-def test_broker_urls_get_short_connection_timeouts_unless_they_set_their_own() -> None:
-    url = with_connection_defaults("amqp://u:p@mq:5672/%2F?socket_timeout=7;amqp://u:p@mq2/v")
-    first, second = url.split(";")
-
-    assert first.startswith("amqp://u:p@mq:5672/%2F?")
-    assert "socket_timeout=7" in first
-    assert "stack_timeout=3" in first
-    assert "connection_attempts=1" in second
-    assert "socket_timeout=2" in second
 
 
 def test_while_one_thread_reloads_an_expired_entry_the_others_keep_the_old_value() -> None:
