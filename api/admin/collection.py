@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from api.auth import require_roles
 from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
 from api.wire import (
+    MAX_TEXT,
     Text,
     WireModel,
     body_values,
@@ -30,6 +31,7 @@ from api.wire import (
 )
 from core.admin.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
 from core.platform.db import transaction
+from core.platform.errors import InvalidRequest
 
 ItemT = TypeVar("ItemT")
 
@@ -50,19 +52,65 @@ class Roles:
 
 
 class ListParams(BaseModel):
-    """OrderCloud's list query: page, pageSize (at most 100), search, sortBy."""
+    """OrderCloud's list query: page, pageSize (at most 100), search, searchOn, sortBy.
+
+    Every other query parameter of a collection's list is a property filter
+    (:func:`property_filters`).
+    """
 
     page: int = Field(default=1, ge=1, le=1_000_000)
     pageSize: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)  # noqa: N815 - OrderCloud's name
     search: Text | None = None
+    searchOn: Text | None = Field(  # noqa: N815 - OrderCloud's name
+        default=None, description="Comma-separated fields `search` looks in (default: all)."
+    )
     sortBy: Text | None = Field(  # noqa: N815 - OrderCloud's name
         default=None, description="Comma-separated fields; '!Field' sorts descending."
     )
 
-    def to_query(self) -> ListQuery:
+    def to_query(self, field_filters: tuple[tuple[str, str], ...] = ()) -> ListQuery:
         filters = self.model_dump(exclude=set(ListParams.model_fields), exclude_none=True)
-        sort_by = tuple(key.strip() for key in (self.sortBy or "").split(",") if key.strip())
-        return ListQuery(self.page, self.pageSize, self.search, sort_by, filters)
+        return ListQuery(
+            self.page,
+            self.pageSize,
+            self.search,
+            _names(self.sortBy),
+            filters,
+            search_on=_names(self.searchOn),
+            field_filters=field_filters,
+        )
+
+
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(name.strip() for name in (value or "").split(",") if name.strip())
+
+
+MAX_FILTERS = 20
+
+
+def property_filters(params: type[ListParams]) -> tuple[tuple[str, str], ...]:
+    """The query parameters that are not ``params``' own: OrderCloud's property filters.
+
+    ``?Active=true&xp.Tier=gold|silver`` → ``(("Active", "true"), ("xp.Tier", "gold|silver"))``;
+    a repeated name gives one pair per value (all must match).
+    """
+    own = {name for name, info in params.model_fields.items()} | {
+        info.alias for info in params.model_fields.values() if info.alias
+    }
+    pairs = tuple(
+        (name, value) for name, value in request.args.items(multi=True) if name not in own
+    )
+    if len(pairs) > MAX_FILTERS:
+        raise InvalidRequest(
+            f"At most {MAX_FILTERS} filters per list.", data={"Field": pairs[MAX_FILTERS][0]}
+        )
+    for name, value in pairs:
+        if len(name) > MAX_TEXT or len(value) > MAX_TEXT:
+            raise InvalidRequest(
+                f"A filter's name and value are at most {MAX_TEXT} characters.",
+                data={"Field": name[:MAX_TEXT]},
+            )
+    return pairs
 
 
 class ListMeta(BaseModel):
@@ -154,7 +202,8 @@ def collection_blueprint(collection: Collection) -> Blueprint:
 
     def list_objects(**path: str) -> Response:
         require_roles(roles.read)
-        query = parse_query(collection.list_params).to_query()
+        params = parse_query(collection.list_params)
+        query = params.to_query(property_filters(collection.list_params))
         with sessions() as session:
             page = store.list(session, query, collection.scope(path))
             return jsonify(page_body(page, collection.views(session, page.items)))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.collections import ListQuery, Page, ensure_exists, page_of
 from core.models import Base
+from core.platform.errors import InvalidRequest
 
 AssignmentT = TypeVar("AssignmentT", bound=Base)
 
@@ -56,14 +57,14 @@ class AssignmentStore(Generic[AssignmentT]):
             *(self._column(name) == value for name, value in given.items()),
             *self.filter_clauses(query.filters),
         )
-        return page_of(
-            session,
-            statement,
-            query,
-            search_columns=(),
-            sort_columns={},
-            tie_breakers=tuple(self._column(name) for name in self.keys),
-        )
+        for name, sent in (("sortBy", query.sort_by), ("searchOn", query.search_on)):
+            if sent:
+                raise InvalidRequest(
+                    f"{name}: assignments are listed in the order of their IDs.",
+                    data={"Field": name},
+                )
+        order = [self._column(name).asc() for name in self.keys]
+        return page_of(session, statement, query, order=order)
 
     def save(self, session: Session, values: Mapping[str, str | None]) -> None:
         keyed = {name: values.get(name) for name in self.keys}

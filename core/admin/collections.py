@@ -1,7 +1,8 @@
-"""One mechanism for OrderCloud-style collections: paging, search, sort, CRUD, 404 and 409.
+"""One mechanism for OrderCloud-style collections: paging, filters, search, sort, CRUD,
+404 and 409.
 
 Each admin resource subclasses :class:`CollectionStore` and declares only its model, the
-columns ``search`` and ``sortBy`` may use, and its rules (``apply`` and ``check``). Values
+fields filters, ``search`` and ``sortBy`` may use, and its rules (``apply`` and ``check``). Values
 arrive as plain dicts keyed by model attribute names, already validated for type and size
 by the HTTP layer, so this module knows nothing about Flask or pydantic.
 """
@@ -13,10 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from core.admin.list_filters import (
+    Fields,
+    filter_clauses,
+    search_clause,
+    search_columns,
+    sort_order,
+)
 from core.models import Base
 from core.platform.errors import DomainError, IdExists, InvalidRequest, NotFound
 from core.platform.ids import new_id
@@ -33,13 +41,20 @@ Scope = Mapping[str, str]
 
 @dataclass(frozen=True)
 class ListQuery:
-    """``page``, ``pageSize``, ``search``, ``sortBy`` and resource-specific filters."""
+    """``page``, ``pageSize``, ``search``, ``searchOn``, ``sortBy`` and filters.
+
+    ``filters`` are a resource's own named parameters (the deliveries' ``status``);
+    ``field_filters`` are OrderCloud's property filters, one ``(name, value)`` per query
+    parameter (``("xp.Tier", "gold|silver")``), all of which must match.
+    """
 
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
     search: str | None = None
     sort_by: tuple[str, ...] = ()  # API field names; "!Name" sorts descending
     filters: Mapping[str, Any] = field(default_factory=dict)
+    search_on: tuple[str, ...] = ()
+    field_filters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,45 +75,33 @@ class Page(Generic[ItemT]):
         return first, first + len(self.items) - 1
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def page_of(
     session: Session,
     statement: Select[Any],
     query: ListQuery,
     *,
-    search_columns: Sequence[InstrumentedAttribute[Any]],
-    sort_columns: Mapping[str, InstrumentedAttribute[Any]],
-    tie_breakers: Sequence[InstrumentedAttribute[Any]],
+    order: Sequence[Any],
+    id_column: InstrumentedAttribute[Any] | None = None,
 ) -> Page[Any]:
-    """One page of ``statement`` after search and sort; unknown sort fields are a 400."""
-    if query.search and search_columns:
-        pattern = f"%{_escape_like(query.search)}%"
-        statement = statement.where(
-            or_(*(column.ilike(pattern, escape="\\") for column in search_columns))
-        )
+    """One page of ``statement`` in ``order``, with the count of all its rows.
+
+    The page's keys are found first (an index-only scan when an index covers the scope
+    and the order) and only the page's rows are read, so a deep page skips index entries,
+    not table rows. Without an ``id_column`` (composite keys) the page is read directly.
+    """
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    by_lower_name = {name.lower(): column for name, column in sort_columns.items()}
-    order: list[Any] = []
-    for key in query.sort_by:
-        descending = key.startswith("!")
-        column = by_lower_name.get(key.lstrip("!").lower())
-        if column is None:
-            raise InvalidRequest(
-                f"sortBy: cannot sort by {key.lstrip('!')!r}; allowed: {', '.join(sort_columns)}",
-                data={"Field": "sortBy"},
-            )
-        order.append(column.desc() if descending else column.asc())
-    order.extend(column.asc() for column in tie_breakers)  # stable pages
-    rows: list[Any] = list(
-        session.execute(
-            statement.order_by(*order)
-            .offset((query.page - 1) * query.page_size)
+    offset = (query.page - 1) * query.page_size
+    if id_column is not None:
+        keys = (
+            statement.with_only_columns(id_column)
+            .order_by(*order)
+            .offset(offset)
             .limit(query.page_size)
-        ).scalars()
-    )
+        )
+        statement = statement.where(id_column.in_(keys.scalar_subquery()))
+    else:
+        statement = statement.offset(offset).limit(query.page_size)
+    rows: list[Any] = list(session.execute(statement.order_by(*order)).scalars())
     return Page(rows, query.page, query.page_size, int(total or 0))
 
 
@@ -107,8 +110,10 @@ class CollectionStore(Generic[RowT]):
 
     model: ClassVar[type[Base]]
     object_type: ClassVar[str]  # "Buyer", "ApiClient": named in 404/409 error data
-    search_columns: ClassVar[tuple[InstrumentedAttribute[Any], ...]] = ()
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {}
+    # Wire name → column for filters and sortBy; ``search_fields`` are searched by default
+    # and are what ``searchOn`` may name.
+    fields: ClassVar[Fields] = {}
+    search_fields: ClassVar[tuple[str, ...]] = ()
 
     # --- what a resource may override -------------------------------------------------
 
@@ -155,18 +160,25 @@ class CollectionStore(Generic[RowT]):
         column: InstrumentedAttribute[Any] = self.model.id  # type: ignore[attr-defined]
         return column
 
-    def list(self, session: Session, query: ListQuery, scope: Scope) -> Page[RowT]:
+    def list_statement(
+        self, session: Session, query: ListQuery, scope: Scope
+    ) -> tuple[Select[Any], list[Any]]:
+        """The filtered, searched collection and its order, as SQL (the bench EXPLAINs it)."""
+        dialect = session.get_bind().dialect.name
+        xp: InstrumentedAttribute[Any] | None = getattr(self.model, "xp", None)
         statement: Select[Any] = select(self.model).where(
-            *self.scope_clauses(session, scope), *self.filter_clauses(query.filters)
+            *self.scope_clauses(session, scope),
+            *self.filter_clauses(query.filters),
+            *filter_clauses(self.fields, xp, query.field_filters, dialect),
         )
-        return page_of(
-            session,
-            statement,
-            query,
-            search_columns=self.search_columns,
-            sort_columns=self.sort_columns,
-            tie_breakers=(self._id_column(),),
-        )
+        columns = search_columns(self.fields, self.search_fields, query.search_on)
+        if query.search and columns:
+            statement = statement.where(search_clause(columns, query.search))
+        return statement, sort_order(self.fields, query.sort_by, (self._id_column(),))
+
+    def list(self, session: Session, query: ListQuery, scope: Scope) -> Page[RowT]:
+        statement, order = self.list_statement(session, query, scope)
+        return page_of(session, statement, query, order=order, id_column=self._id_column())
 
     def get(self, session: Session, object_id: str, scope: Scope) -> RowT:
         row = session.scalar(

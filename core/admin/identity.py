@@ -8,16 +8,16 @@ from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, Scope, ensure_exists, without_nulls
+from core.admin.list_filters import Fields
 from core.auth.lockout import is_locked
 from core.identity.access import profile_reaches_user
 from core.identity.passwords import PasswordHasher
 from core.models import (
     ADMIN,
-    BUYER,
     ApiClient,
     ApiClientAssignment,
     Buyer,
@@ -49,12 +49,18 @@ UNSUPPORTED_CLIENT_FIELDS = (
 class ApiClientStore(CollectionStore[ApiClient]):
     model = ApiClient
     object_type = "ApiClient"
-    search_columns = (ApiClient.id, ApiClient.app_name)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": ApiClient.id,
         "AppName": ApiClient.app_name,
-        "CreatedAt": ApiClient.created_at,
+        "Active": ApiClient.active,
+        "AccessTokenDuration": ApiClient.access_token_duration,
+        "RefreshTokenDuration": ApiClient.refresh_token_duration,
+        "AllowAnyBuyer": ApiClient.allow_any_buyer,
+        "AllowSeller": ApiClient.allow_seller,
+        "DefaultContextUserName": ApiClient.default_context_username,
+        "DateCreated": ApiClient.created_at,
     }
+    search_fields = ("ID", "AppName")
 
     def __init__(self, hasher: PasswordHasher) -> None:
         self.hasher = hasher
@@ -87,12 +93,13 @@ class ApiClientStore(CollectionStore[ApiClient]):
 class BuyerStore(CollectionStore[Buyer]):
     model = Buyer
     object_type = "Buyer"
-    search_columns = (Buyer.id, Buyer.name)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": Buyer.id,
         "Name": Buyer.name,
-        "CreatedAt": Buyer.created_at,
+        "Active": Buyer.active,
+        "DateCreated": Buyer.created_at,
     }
+    search_fields = ("ID", "Name")
 
     def present(self, row: Buyer) -> dict[str, Any]:
         return {**super().present(row), "date_created": row.created_at}
@@ -125,15 +132,19 @@ class UserStore(CollectionStore[User]):
 
     model = User
     object_type = "User"
-    search_columns = (User.id, User.username, User.email, User.first_name, User.last_name)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": User.id,
         "Username": User.username,
         "Email": User.email,
         "FirstName": User.first_name,
         "LastName": User.last_name,
-        "CreatedAt": User.created_at,
+        "Phone": User.phone,
+        "Active": User.active,
+        "FailedLoginAttempts": User.failed_login_attempts,
+        "DateCreated": User.created_at,
+        "LastActive": User.last_login_at,
     }
+    search_fields = ("ID", "Username", "Email", "FirstName", "LastName")
 
     def __init__(self, user_type: str, hasher: PasswordHasher, clock: Clock) -> None:
         self.user_type = user_type
@@ -141,10 +152,12 @@ class UserStore(CollectionStore[User]):
         self.clock = clock
 
     def scope_clauses(self, session: Session, scope: Scope) -> list[ColumnElement[bool]]:
+        # Admin users are exactly the users without a buyer, so the scope is on buyer_id
+        # alone and the (buyer_id, <sort key>, id) indexes cover both kinds of list.
         if self.user_type == ADMIN:
-            return [User.user_type == ADMIN]
+            return [User.buyer_id.is_(None)]
         ensure_exists(session, Buyer, "Buyer", scope["buyer_id"])
-        return [User.user_type == BUYER, User.buyer_id == scope["buyer_id"]]
+        return [User.buyer_id == scope["buyer_id"]]
 
     def new_row(self, scope: Scope) -> User:
         return User(user_type=self.user_type, buyer_id=scope.get("buyer_id"))
@@ -214,12 +227,12 @@ class UserStore(CollectionStore[User]):
 class SecurityProfileStore(CollectionStore[SecurityProfile]):
     model = SecurityProfile
     object_type = "SecurityProfile"
-    search_columns = (SecurityProfile.id, SecurityProfile.name)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": SecurityProfile.id,
         "Name": SecurityProfile.name,
-        "CreatedAt": SecurityProfile.created_at,
+        "DateCreated": SecurityProfile.created_at,
     }
+    search_fields = ("ID", "Name")
 
     def apply(self, session: Session, row: SecurityProfile, values: Mapping[str, Any]) -> None:
         fields = dict(values)

@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 import jinja2
 from sqlalchemy import ColumnElement, false, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, without_nulls
+from core.admin.list_filters import Fields
 from core.models import (
     Buyer,
     Delivery,
@@ -38,12 +39,16 @@ _TEMPLATE_SYNTAX = jinja2.Environment(autoescape=True)
 class MessageSenderStore(CollectionStore[MessageSender]):
     model = MessageSender
     object_type = "MessageSender"
-    search_columns = (MessageSender.id, MessageSender.name, MessageSender.description)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": MessageSender.id,
         "Name": MessageSender.name,
-        "CreatedAt": MessageSender.created_at,
+        "Description": MessageSender.description,
+        "URL": MessageSender.url,
+        "DeliveryConfigID": MessageSender.delivery_config_id,
+        "AllowAllBuyers": MessageSender.allow_all_buyers,
+        "DateCreated": MessageSender.created_at,
     }
+    search_fields = ("ID", "Name", "Description")
 
     def apply(self, session: Session, row: MessageSender, values: Mapping[str, Any]) -> None:
         fields = dict(values)
@@ -86,12 +91,13 @@ class MessageSenderStore(CollectionStore[MessageSender]):
 class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
     model = DeliveryConfig
     object_type = "DeliveryConfig"
-    search_columns = (DeliveryConfig.id, DeliveryConfig.name)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": DeliveryConfig.id,
         "Name": DeliveryConfig.name,
-        "CreatedAt": DeliveryConfig.created_at,
+        "Enabled": DeliveryConfig.enabled,
+        "DateCreated": DeliveryConfig.created_at,
     }
+    search_fields = ("ID", "Name")
 
     def __init__(self, *, allow_console: bool) -> None:
         self.allow_console = allow_console
@@ -161,14 +167,17 @@ class DeliveryStore(CollectionStore[Delivery]):
 
     model = Delivery
     object_type = "Delivery"
-    search_columns = (Delivery.id, Delivery.sender_id, Delivery.request_id)
-    sort_columns: ClassVar[Mapping[str, InstrumentedAttribute[Any]]] = {
+    fields: ClassVar[Fields] = {
         "ID": Delivery.id,
+        "SenderID": Delivery.sender_id,
+        "RequestID": Delivery.request_id,
+        "Channel": Delivery.channel,
         "CreatedAt": Delivery.created_at,
         "UpdatedAt": Delivery.updated_at,
         "Status": Delivery.status,
         "Attempts": Delivery.attempts,
     }
+    search_fields = ("ID", "SenderID", "RequestID")
 
     def filter_clauses(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []

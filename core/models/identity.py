@@ -69,9 +69,7 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     user_type: Mapped[str] = mapped_column(String(10))  # ADMIN | BUYER
-    buyer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("buyers.id", ondelete="CASCADE"), index=True
-    )
+    buyer_id: Mapped[str | None] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"))
     username: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255))
     first_name: Mapped[str] = mapped_column(String(255), default="")
@@ -91,6 +89,22 @@ class User(Base):
 
 Index("uq_users_username_lower", func.lower(User.username), unique=True)
 Index("ix_users_email_lower", func.lower(User.email))
+
+# Lists of one buyer's users (admin users: buyer_id IS NULL) page in these orders without
+# sorting: (buyer_id, <sortBy key>, id). Searches and text filters use the trigram index,
+# xp filters the xp index. See docs/list-queries.md.
+USER_SORT_KEYS = ("username", "email", "first_name", "last_name", "created_at", "last_login_at")
+Index("ix_users_buyer_id_id", User.buyer_id, User.id)
+for _key in USER_SORT_KEYS:
+    Index(f"ix_users_buyer_id_{_key}", User.buyer_id, getattr(User, _key), User.id)
+USER_SEARCH_COLUMNS = ("id", "username", "email", "first_name", "last_name")
+Index(
+    "ix_users_search_trgm",
+    *(getattr(User, name) for name in USER_SEARCH_COLUMNS),
+    postgresql_using="gin",
+    postgresql_ops=dict.fromkeys(USER_SEARCH_COLUMNS, "gin_trgm_ops"),
+)
+Index("ix_users_xp", User.xp, postgresql_using="gin", postgresql_ops={"xp": "jsonb_path_ops"})
 
 
 class SecurityProfile(Base):
