@@ -136,6 +136,7 @@ class Report:
     usage: list[Usage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     profile: str = ""
+    sections: dict[str, str] = field(default_factory=dict)  # title → preformatted text
 
     def to_markdown(self) -> str:
         lines = [
@@ -190,6 +191,8 @@ class Report:
             lines += ["## Notes", "", *(f"- {note}" for note in self.notes), ""]
         if self.profile:
             lines += ["## Profile", "", "```", self.profile.rstrip(), "```", ""]
+        for title, body in self.sections.items():
+            lines += [f"## {title}", "", "```", body.rstrip(), "```", ""]
         return "\n".join(lines)
 
     def write(self, directory: Path = RESULTS) -> Path:

@@ -29,12 +29,6 @@ PROFILE_ID = "bench-shopper"
 SENDER_ID = "bench-webhook"
 SHARED_KEY = "bench-shared-key-0123456789"
 PASSWORD = "bench-password-1"
-USER_INDEXES = ("ix_users_buyer_id", "ix_users_email_lower", "uq_users_username_lower")
-USER_INDEX_DDL = (
-    "CREATE INDEX ix_users_buyer_id ON users (buyer_id)",
-    "CREATE INDEX ix_users_email_lower ON users (lower(email))",
-    "CREATE UNIQUE INDEX uq_users_username_lower ON users (lower(username))",
-)
 
 
 def username(number: int) -> str:
@@ -107,14 +101,15 @@ def seed_users(
 ) -> float:
     """Add users ``first`` .. ``first + count - 1``; returns the seconds it took.
 
-    Large batches drop the users table's secondary indexes, COPY, then rebuild them:
-    building an index once is much faster than maintaining it row by row.
+    Large batches drop the users table's secondary indexes (whatever the migrations made),
+    COPY, then rebuild them: building an index once is much faster than maintaining it
+    row by row.
     """
     started = time.monotonic()
     rebuild = count >= 100_000
-    if rebuild:
-        for index in USER_INDEXES:
-            connection.execute(f"DROP INDEX IF EXISTS {index}")
+    indexes = secondary_indexes(connection, "users") if rebuild else []
+    for name, _ in indexes:
+        connection.execute(f'DROP INDEX "{name}"')
     now = datetime.now(UTC).isoformat()
     columns = (
         "id, user_type, buyer_id, username, email, first_name, last_name, active, xp,"
@@ -127,13 +122,23 @@ def seed_users(
                 f"{user_id(number)}\tbuyer\t{BUYER_ID}\t{name}\t{name}@bench.example\tBench\t"
                 f"User {number}\tt\t{{}}\t{password_hash}\t0\tf\t{now}\n"
             )
-    if rebuild:
-        for ddl in USER_INDEX_DDL:
-            connection.execute(ddl)
+    for _, definition in indexes:
+        connection.execute(definition)
     # VACUUM too, not only ANALYZE: the new rows' visibility is settled now, rather than by
     # autovacuum (it starts on a freshly loaded table within a minute) during a measurement.
     connection.execute("VACUUM (ANALYZE) users")
     return time.monotonic() - started
+
+
+def secondary_indexes(connection: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of each index of ``table`` but its primary key."""
+    rows = connection.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
+        " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+        " WHERE t.relname = %s AND NOT x.indisprimary ORDER BY i.relname",
+        (table,),
+    ).fetchall()
+    return [(str(name), str(definition)) for name, definition in rows]
 
 
 def seed_otps(

@@ -7,7 +7,7 @@ actions such as ``unlock``, role checks and its OpenAPI operations from this mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -89,28 +89,33 @@ MAX_FILTERS = 20
 
 
 def property_filters(params: type[ListParams]) -> tuple[tuple[str, str], ...]:
+    """The request's query parameters that are OrderCloud property filters."""
+    return split_filters(params, request.args.items(multi=True))
+
+
+def split_filters(
+    params: type[ListParams], pairs: Iterable[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
     """The query parameters that are not ``params``' own: OrderCloud's property filters.
 
     ``?Active=true&xp.Tier=gold|silver`` → ``(("Active", "true"), ("xp.Tier", "gold|silver"))``;
     a repeated name gives one pair per value (all must match).
     """
-    own = {name for name, info in params.model_fields.items()} | {
+    own = set(params.model_fields) | {
         info.alias for info in params.model_fields.values() if info.alias
     }
-    pairs = tuple(
-        (name, value) for name, value in request.args.items(multi=True) if name not in own
-    )
-    if len(pairs) > MAX_FILTERS:
+    filters = tuple((name, value) for name, value in pairs if name not in own)
+    if len(filters) > MAX_FILTERS:
         raise InvalidRequest(
-            f"At most {MAX_FILTERS} filters per list.", data={"Field": pairs[MAX_FILTERS][0]}
+            f"At most {MAX_FILTERS} filters per list.", data={"Field": filters[MAX_FILTERS][0]}
         )
-    for name, value in pairs:
+    for name, value in filters:
         if len(name) > MAX_TEXT or len(value) > MAX_TEXT:
             raise InvalidRequest(
                 f"A filter's name and value are at most {MAX_TEXT} characters.",
                 data={"Field": name[:MAX_TEXT]},
             )
-    return pairs
+    return filters
 
 
 class ListMeta(BaseModel):

@@ -75,21 +75,20 @@ class Page(Generic[ItemT]):
         return first, first + len(self.items) - 1
 
 
-def page_of(
-    session: Session,
+def page_statements(
     statement: Select[Any],
     query: ListQuery,
     *,
     order: Sequence[Any],
     id_column: InstrumentedAttribute[Any] | None = None,
-) -> Page[Any]:
-    """One page of ``statement`` in ``order``, with the count of all its rows.
+) -> tuple[Select[Any], Select[Any]]:
+    """The count of ``statement``'s rows, and its page in ``order``.
 
     The page's keys are found first (an index-only scan when an index covers the scope
     and the order) and only the page's rows are read, so a deep page skips index entries,
     not table rows. Without an ``id_column`` (composite keys) the page is read directly.
     """
-    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    count = select(func.count()).select_from(statement.order_by(None).subquery())
     offset = (query.page - 1) * query.page_size
     if id_column is not None:
         keys = (
@@ -98,11 +97,24 @@ def page_of(
             .offset(offset)
             .limit(query.page_size)
         )
-        statement = statement.where(id_column.in_(keys.scalar_subquery()))
+        rows = statement.where(id_column.in_(keys.scalar_subquery()))
     else:
-        statement = statement.offset(offset).limit(query.page_size)
-    rows: list[Any] = list(session.execute(statement.order_by(*order)).scalars())
-    return Page(rows, query.page, query.page_size, int(total or 0))
+        rows = statement.offset(offset).limit(query.page_size)
+    return count, rows.order_by(*order)
+
+
+def page_of(
+    session: Session,
+    statement: Select[Any],
+    query: ListQuery,
+    *,
+    order: Sequence[Any],
+    id_column: InstrumentedAttribute[Any] | None = None,
+) -> Page[Any]:
+    """One page of ``statement`` in ``order``, with the count of all its rows."""
+    count, rows = page_statements(statement, query, order=order, id_column=id_column)
+    total = session.scalar(count)
+    return Page(list(session.execute(rows).scalars()), query.page, query.page_size, int(total or 0))
 
 
 class CollectionStore(Generic[RowT]):

@@ -263,6 +263,8 @@ def _as_number(value: str, *, strict: bool = True) -> float | None:
         number = float(value)
     except ValueError:
         if strict:
-            raise InvalidRequest("xp: a number expected after < > <= >=", data={"Field": "xp"}) from None
+            raise InvalidRequest(
+                "xp: a number expected after < > <= >=", data={"Field": "xp"}
+            ) from None
         return None
     return number if math.isfinite(number) else None

@@ -93,7 +93,15 @@ Index("ix_users_email_lower", func.lower(User.email))
 # Lists of one buyer's users (admin users: buyer_id IS NULL) page in these orders without
 # sorting: (buyer_id, <sortBy key>, id). Searches and text filters use the trigram index,
 # xp filters the xp index. See docs/list-queries.md.
-USER_SORT_KEYS = ("username", "email", "first_name", "last_name", "created_at", "last_login_at")
+USER_SORT_KEYS = (
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "active",
+    "created_at",
+    "last_login_at",
+)
 Index("ix_users_buyer_id_id", User.buyer_id, User.id)
 for _key in USER_SORT_KEYS:
     Index(f"ix_users_buyer_id_{_key}", User.buyer_id, getattr(User, _key), User.id)

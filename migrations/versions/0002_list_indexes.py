@@ -19,7 +19,15 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SORT_KEYS = ("username", "email", "first_name", "last_name", "created_at", "last_login_at")
+SORT_KEYS = (
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "active",
+    "created_at",
+    "last_login_at",
+)
 SEARCH_COLUMNS = ("id", "username", "email", "first_name", "last_name")
 
 
