@@ -37,6 +37,7 @@ ORDER: dict[str, Scenario] = {
     "scale": run_scale,
     "lists": run_lists,
 }
+LOAD_DRIVEN = frozenset(ORDER) - {"lists"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench" + (" " + " ".join(args.names) if args.names else "")
     if os.environ.get("BENCH_SCALE"):
         command = f"BENCH_SCALE={os.environ['BENCH_SCALE']} {command}"
-    ensure_wrk()
+    # Every benchmark but lists (single timed HTTP calls) drives load with wrk.
+    with_load = any(name in LOAD_DRIVEN for name in names)
+    if with_load:
+        ensure_wrk()
     # A SIGTERM (timeout, CI cancel) unwinds like Ctrl-C, so every started process stops.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ctx = Context()
@@ -58,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             f"bench: seeded {ctx.users:,} users in {ctx.seed_seconds:.1f} s",
             file=sys.stderr,
         )
-        rate = measure_receiver(ctx)
-        print(f"bench: webhook receiver alone: {rate:,.0f} POSTs/s", file=sys.stderr)
+        if with_load:
+            rate = measure_receiver(ctx)
+            print(f"bench: webhook receiver alone: {rate:,.0f} POSTs/s", file=sys.stderr)
         for name in (n for n in ORDER if n in names):
             step = time.monotonic()
             report = ORDER[name](ctx, command)
