@@ -153,7 +153,7 @@ def _column_clause(
     column: InstrumentedAttribute[Any], name: str, value: str
 ) -> ColumnElement[bool]:
     negated, symbol, operand = _split_operator(value)
-    nullable = bool(getattr(column, "nullable", True))
+    nullable = bool(getattr(column.expression, "nullable", True))
     column_type = column.type
     clause: ColumnElement[bool]
     if isinstance(column_type, String) and symbol is None:

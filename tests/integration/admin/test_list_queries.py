@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+import migrations
+from core.admin.collections import ListQuery
+from core.admin.identity import UserStore
+from core.models import BUYER
+from core.platform.clock import SystemClock
+from core.platform.db import make_engine
+from tests.factories import hasher, make_buyer, make_user
 from tests.integration.admin.conftest import AdminClient, error_of
 
 USERS = [
@@ -152,3 +161,41 @@ def test_every_collection_filters_on_its_own_properties(admin: AdminClient) -> N
     assert admin.post("/v1/securityprofiles", json=profile).status_code == 201
     assert _ids(admin, "/v1/securityprofiles?Name=shop*") == ["p1"]
     assert _ids(admin, "/v1/securityprofiles?Name=!shop*") == []
+
+
+def test_dev_mode_sqlite_runs_the_same_filters(tmp_path: Path) -> None:
+    """``otp dev`` keeps its data in SQLite: the same filters, searches and sorts work there
+    (xp through SQLite's JSON functions, without the PostgreSQL indexes)."""
+    url = f"sqlite:///{tmp_path / 'dev.db'}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    store = UserStore(BUYER, hasher(), SystemClock())
+    try:
+        with Session(engine) as session:
+            buyer = make_buyer(session)
+            for user_id, username, first, active, xp in USERS:
+                make_user(
+                    session,
+                    buyer=buyer,
+                    id=user_id,
+                    username=username,
+                    first_name=first,
+                    active=active,
+                    xp=xp,
+                )
+            session.commit()
+
+            def ids(**options: Any) -> list[str]:
+                query = ListQuery(**options)
+                page = store.list(session, query, {"buyer_id": buyer.id})
+                return [row.id for row in page.items]
+
+            assert ids(field_filters=(("Active", "false"),)) == ["bob"]
+            assert ids(field_filters=(("Username", "*ann*"),)) == ["ann", "cat"]
+            assert ids(field_filters=(("xp.Tier", "gold|bronze"),)) == ["ann", "cat", "dan"]
+            assert ids(field_filters=(("xp.Score", ">20"),)) == ["bob", "cat"]
+            assert ids(field_filters=(("xp.Address.City", "!Oslo"),)) == ["bob", "cat", "dan"]
+            assert ids(search="ANN", search_on=("FirstName",)) == ["ann"]
+            assert ids(sort_by=("!Username",), page_size=2) == ["dan", "cat"]
+    finally:
+        engine.dispose()
