@@ -160,7 +160,9 @@ def plans(population: Population, call: Call) -> str:
     try:
         with Session(engine) as session:
             statement, order = store.list_statement(session, query, {"buyer_id": seed.BUYER_ID})
-            count, rows = page_statements(statement, query, order=order, id_column=User.id)
+            count, _ = page_statements(statement, query, order=order, id_column=User.id)
+            total = int(session.scalar(count) or 0)
+            _, rows = page_statements(statement, query, order=order, id_column=User.id, total=total)
             return f"-- count\n{explain(session, count)}\n-- page\n{explain(session, rows)}"
     finally:
         engine.dispose()

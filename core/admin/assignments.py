@@ -63,7 +63,7 @@ class AssignmentStore(Generic[AssignmentT]):
                     f"{name}: assignments are listed in the order of their IDs.",
                     data={"Field": name},
                 )
-        order = [self._column(name).asc() for name in self.keys]
+        order = [(self._column(name), False) for name in self.keys]
         return page_of(session, statement, query, order=order)
 
     def save(self, session: Session, values: Mapping[str, str | None]) -> None:

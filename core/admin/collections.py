@@ -20,7 +20,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.list_filters import (
     Fields,
+    SortKey,
     filter_clauses,
+    order_by,
     search_clause,
     search_columns,
     sort_order,
@@ -79,28 +81,37 @@ def page_statements(
     statement: Select[Any],
     query: ListQuery,
     *,
-    order: Sequence[Any],
+    order: Sequence[SortKey],
     id_column: InstrumentedAttribute[Any] | None = None,
+    total: int | None = None,
 ) -> tuple[Select[Any], Select[Any]]:
     """The count of ``statement``'s rows, and its page in ``order``.
 
     The page's keys are found first (an index-only scan when an index covers the scope
     and the order) and only the page's rows are read, so a deep page skips index entries,
-    not table rows. Without an ``id_column`` (composite keys) the page is read directly.
+    not table rows. Given the ``total``, a page past the middle is read from the other end
+    (fewer entries to skip) and the rows come back in reverse: see :func:`page_of`.
+    Without an ``id_column`` (composite keys) the page is read directly.
     """
     count = select(func.count()).select_from(statement.order_by(None).subquery())
-    offset = (query.page - 1) * query.page_size
+    offset, limit = (query.page - 1) * query.page_size, query.page_size
+    reverse = total is not None and page_reversed(query, total, id_column)
+    if reverse:
+        assert total is not None
+        limit = max(0, min(limit, total - offset))
+        offset = max(0, total - offset - limit)
+    clauses = order_by(order, reverse=reverse)
     if id_column is not None:
-        keys = (
-            statement.with_only_columns(id_column)
-            .order_by(*order)
-            .offset(offset)
-            .limit(query.page_size)
-        )
-        rows = statement.where(id_column.in_(keys.scalar_subquery()))
+        keys = statement.with_only_columns(id_column).order_by(*clauses).offset(offset)
+        rows = statement.where(id_column.in_(keys.limit(limit).scalar_subquery()))
     else:
-        rows = statement.offset(offset).limit(query.page_size)
-    return count, rows.order_by(*order)
+        rows = statement.offset(offset).limit(limit)
+    return count, rows.order_by(*clauses)
+
+
+def page_reversed(query: ListQuery, total: int, id_column: object | None) -> bool:
+    """Whether :func:`page_statements` reads this page from the other end."""
+    return id_column is not None and (query.page - 1) * query.page_size > total // 2
 
 
 def page_of(
@@ -108,13 +119,17 @@ def page_of(
     statement: Select[Any],
     query: ListQuery,
     *,
-    order: Sequence[Any],
+    order: Sequence[SortKey],
     id_column: InstrumentedAttribute[Any] | None = None,
 ) -> Page[Any]:
     """One page of ``statement`` in ``order``, with the count of all its rows."""
-    count, rows = page_statements(statement, query, order=order, id_column=id_column)
-    total = session.scalar(count)
-    return Page(list(session.execute(rows).scalars()), query.page, query.page_size, int(total or 0))
+    count, _ = page_statements(statement, query, order=order, id_column=id_column)
+    total = int(session.scalar(count) or 0)
+    _, page = page_statements(statement, query, order=order, id_column=id_column, total=total)
+    rows = list(session.execute(page).scalars())
+    if page_reversed(query, total, id_column):
+        rows.reverse()
+    return Page(rows, query.page, query.page_size, total)
 
 
 class CollectionStore(Generic[RowT]):
@@ -174,7 +189,7 @@ class CollectionStore(Generic[RowT]):
 
     def list_statement(
         self, session: Session, query: ListQuery, scope: Scope
-    ) -> tuple[Select[Any], list[Any]]:
+    ) -> tuple[Select[Any], list[SortKey]]:
         """The filtered, searched collection and its order, as SQL (the bench EXPLAINs it)."""
         dialect = session.get_bind().dialect.name
         xp: InstrumentedAttribute[Any] | None = getattr(self.model, "xp", None)

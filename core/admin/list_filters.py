@@ -69,22 +69,31 @@ def field_named(fields: Fields, name: str, *, purpose: str) -> InstrumentedAttri
     return column
 
 
+# One ORDER BY key: the column, and whether it sorts descending.
+SortKey = tuple[InstrumentedAttribute[Any], bool]
+
+
 def sort_order(
     fields: Fields, sort_by: Sequence[str], tie_breakers: Sequence[InstrumentedAttribute[Any]]
-) -> list[Any]:
-    """ORDER BY for ``sortBy`` (``!Field`` descending), ending with the tie-breakers.
+) -> list[SortKey]:
+    """ORDER BY keys for ``sortBy`` (``!Field`` descending), ending with the tie-breakers.
 
     The tie-breakers run in the direction of the last key, so one composite index
     ``(scope, key, id)`` serves a sort both ways.
     """
-    order: list[Any] = []
+    order: list[SortKey] = []
     descending = False
     for key in sort_by:
         descending = key.startswith("!")
-        column = field_named(fields, key.lstrip("!"), purpose="sortBy")
-        order.append(column.desc() if descending else column.asc())
-    order.extend(column.desc() if descending else column.asc() for column in tie_breakers)
+        order.append((field_named(fields, key.lstrip("!"), purpose="sortBy"), descending))
+    order.extend((column, descending) for column in tie_breakers)
     return order
+
+
+def order_by(keys: Sequence[SortKey], *, reverse: bool = False) -> list[Any]:
+    """The ORDER BY clauses of ``keys``, or of the exact reverse order (nulls included:
+    PostgreSQL puts them last ascending and first descending)."""
+    return [column.desc() if descending != reverse else column.asc() for column, descending in keys]
 
 
 def search_columns(
@@ -145,7 +154,7 @@ def _negate(
 ) -> ColumnElement[bool]:
     if not negated:
         return clause
-    # "not X" includes objects that have no value at all, as OrderCloud's does.
+    # "not X" also keeps the objects that have no value at all.
     return or_(column.is_(None), not_(clause)) if nullable else not_(clause)
 
 
@@ -156,9 +165,15 @@ def _column_clause(
     nullable = bool(getattr(column.expression, "nullable", True))
     column_type = column.type
     clause: ColumnElement[bool]
-    if isinstance(column_type, String) and symbol is None:
-        pattern = _wildcard_pattern(operand) if "*" in operand else escape_like(operand)
-        clause = column.ilike(pattern, escape="\\")
+    if isinstance(column_type, String) and symbol is None and "*" in operand:
+        clause = column.ilike(_wildcard_pattern(operand), escape="\\")
+    elif isinstance(column_type, String) and symbol is None:
+        # The same match twice: lower() = lets a lower(column) B-tree (username, email)
+        # answer it; ILIKE lets the trigram index answer it for the other columns.
+        clause = and_(
+            column.ilike(escape_like(operand), escape="\\"),
+            func.lower(column) == operand.lower(),
+        )
     else:
         typed = _typed(column_type, name, operand)
         clause = column == typed if symbol is None else _compare(symbol, column, typed)
@@ -174,7 +189,10 @@ def _typed(column_type: Any, name: str, value: str) -> Any:
                 raise ValueError(value)
             return value.lower() == "true"
         if isinstance(python_type, Integer):
-            return int(value)
+            number = int(value)
+            if not -(2**31) <= number < 2**31:  # the columns are PostgreSQL integers
+                raise ValueError(value)
+            return number
         if isinstance(python_type, DateTime):
             moment = datetime.fromisoformat(value)
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
