@@ -66,7 +66,7 @@ const hooks = http.createServer((request, response) => {
   })
 })
 
-async function codeFor(username, timeoutMs = 60000) {
+async function codeFor(username, timeoutMs = 120000) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const message = received.find((m) => m.EventBody && m.EventBody.Username === username)
