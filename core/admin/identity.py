@@ -143,6 +143,7 @@ class UserStore(CollectionStore[User]):
         "FailedLoginAttempts": User.failed_login_attempts,
         "DateCreated": User.created_at,
         "LastActive": User.last_login_at,
+        "PasswordLastSetDate": User.password_set_at,
     }
     search_fields = ("ID", "Username", "Email", "FirstName", "LastName")
 

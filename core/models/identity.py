@@ -101,6 +101,7 @@ USER_SORT_KEYS = (
     "active",
     "created_at",
     "last_login_at",
+    "password_set_at",
 )
 Index("ix_users_buyer_id_id", User.buyer_id, User.id)
 for _key in USER_SORT_KEYS:

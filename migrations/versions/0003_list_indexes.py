@@ -1,7 +1,7 @@
 """indexes for OrderCloud list filters, search and sort on users
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 
 Substring search and text filters (ILIKE '%term%') use a pg_trgm GIN index; xp filters
 a jsonb_path_ops GIN index; each sortBy key a (buyer_id, key, id) B-tree, so a page of one
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -27,6 +27,7 @@ SORT_KEYS = (
     "active",
     "created_at",
     "last_login_at",
+    "password_set_at",
 )
 SEARCH_COLUMNS = ("id", "username", "email", "first_name", "last_name")
 
