@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from core.auth.sessions import REVOCATION_BOUND, SessionCheck, revoke_user_sessions
 from core.auth.tokens import AccessClaims, TokenKeys
 from core.models import ApiClient, User
-from core.platform.clock import FrozenClock
 from core.platform.errors import Unauthorized
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
 from tests.factories import make_access_token, make_buyer, make_client, make_user
 
 
