@@ -1,17 +1,31 @@
-"""Bearer-token authentication and role checks for the admin resources and /v1/me."""
+"""Bearer tokens on the admin resources and /v1/me: who is asking, and may they.
+
+Every admin route is registered through :func:`authorized`, which verifies the token,
+checks its session is still live (:class:`~core.auth.sessions.SessionCheck`) and applies
+the rules table (:func:`~core.identity.authorization.authorize`) before the handler runs.
+The rule a view enforces is recorded on it (:data:`AUTHORIZATION_ATTRIBUTE`) so that a
+test can prove no admin route goes without one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
 from api.runtime import current_runtime
+from core.auth.sessions import SessionCheck
 from core.auth.tokens import AccessClaims, TokenKeys
-from core.identity.roles import FULL_ACCESS
-from core.platform.errors import InsufficientRoles, Unauthorized
+from core.identity.authorization import Principal, Verb, authorize
+from core.platform.errors import Unauthorized
 
 _KEY = "otp_token_keys"
+_SESSIONS_KEY = "otp_session_check"
+AUTHORIZATION_ATTRIBUTE = "otp_authorization"
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
 
 def token_keys(app: Flask) -> TokenKeys:
@@ -25,6 +39,16 @@ def token_keys(app: Flask) -> TokenKeys:
     return keys
 
 
+def _session_check(app: Flask) -> SessionCheck:
+    check = app.extensions.get(_SESSIONS_KEY)
+    if check is None:
+        runtime = current_runtime()
+        check = SessionCheck(runtime.sessions, runtime.clock)
+        app.extensions[_SESSIONS_KEY] = check
+    assert isinstance(check, SessionCheck)
+    return check
+
+
 def bearer_claims() -> AccessClaims:
     """The verified claims of ``Authorization: Bearer <JWT>``; 401 ``InvalidToken`` otherwise."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -34,13 +58,28 @@ def bearer_claims() -> AccessClaims:
     return keys.verify(token.strip(), now=current_runtime().clock.now())
 
 
-def require_roles(sufficient: Iterable[str]) -> AccessClaims:
-    """The claims, when the token holds FullAccess or one of ``sufficient``; 403 otherwise."""
-    claims = bearer_claims()
-    allowed = {FULL_ACCESS, *sufficient}
-    if allowed.isdisjoint(claims.roles):
-        raise InsufficientRoles(
-            "The token does not hold a role this action needs.",
-            data={"SufficientRoles": sorted(allowed), "AssignedRoles": list(claims.roles)},
-        )
-    return claims
+def current_principal() -> Principal:
+    """Whom the request's token speaks for, while its user and client are live; 401 else."""
+    principal = g.get("otp_principal")
+    if principal is None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        principal = _session_check(app).principal(bearer_claims())
+        g.otp_principal = principal
+    assert isinstance(principal, Principal)
+    return principal
+
+
+def authorized(resource: str, operation: Verb) -> Callable[[ViewT], ViewT]:
+    """Wrap an admin view: 401 without a live token, then the rules table for
+    ``resource`` and ``operation`` over the request's path parameters."""
+
+    def decorate(view: ViewT) -> ViewT:
+        @wraps(view)
+        def guarded(**path: str) -> Any:
+            authorize(current_principal(), resource, operation, path)
+            return view(**path)
+
+        setattr(guarded, AUTHORIZATION_ATTRIBUTE, (resource, operation))
+        return guarded  # type: ignore[return-value]
+
+    return decorate

@@ -9,12 +9,11 @@ from flask import Blueprint, Response, jsonify
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from api.auth import bearer_claims
+from api.auth import current_principal
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import Extended, WireModel
-from core.admin.identity import find_user_by_username
-from core.models import Buyer
+from core.models import Buyer, User
 from core.platform.db import transaction
 from core.platform.errors import NotFound
 
@@ -71,14 +70,15 @@ def _buyer(session: Session, buyer_id: str | None) -> dict[str, Any] | None:
 
 @me.get("/v1/me")
 def get_me() -> Response:
-    """Any valid token; a client_credentials token speaks for DefaultContextUserName."""
-    claims = bearer_claims()
+    """Any live token; a client_credentials token speaks for DefaultContextUserName. The
+    user is the token's by ID: a username reused since names someone else."""
+    principal = current_principal()
     with transaction(current_runtime().sessions) as session:
-        user = find_user_by_username(session, claims.username) if claims.username else None
+        user = session.get(User, principal.user_id)
         if user is None:
             raise NotFound(
                 "No user for this token.",
-                data={"ObjectType": "User", "ObjectID": claims.username},
+                data={"ObjectType": "User", "ObjectID": principal.user_id},
             )
         body = MeUser.model_validate(
             {
@@ -90,7 +90,7 @@ def get_me() -> Response:
                 "phone": user.phone,
                 "active": user.active,
                 "xp": user.xp or {},
-                "available_roles": list(claims.roles),
+                "available_roles": list(principal.roles),
                 "buyer": _buyer(session, user.buyer_id),
                 "company_id": user.buyer_id,
                 "terms_accepted": user.terms_accepted_at,

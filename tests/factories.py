@@ -308,6 +308,8 @@ def make_access_token(
     *,
     roles: list[str],
     username: str = "admin",
+    user_id: str = "admin",
+    token_version: int = 0,
     user_type: str = ADMIN,
     client_id: str = "test-client",
     now: datetime | None = None,
@@ -316,6 +318,8 @@ def make_access_token(
     """A signed access token as the token handler would issue it."""
     return keys.issue_access_token(
         username=username,
+        user_id=user_id,
+        token_version=token_version,
         client_id=client_id,
         user_type=user_type,
         roles=roles,

@@ -20,15 +20,17 @@ from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy.orm import Session
 
-from api.admin.collection import ListPage, ListParams, Roles, page_body
-from api.auth import require_roles
+from api.admin.collection import ListPage, ListParams, page_body
+from api.auth import authorized, current_principal
 from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
 from api.wire import ObjectId, WireModel, parse_body, parse_query, pascal_alias
 from core.admin.assignments import UNSERVED_PARTIES, AssignmentStore
 from core.admin.identity import ApiClientAssignmentStore, SecurityProfileAssignmentStore
 from core.admin.messaging import MessageSenderAssignmentStore
+from core.identity.authorization import Principal, Verb, check_profile_assignment
 from core.platform.db import transaction
 from core.platform.errors import InvalidRequest
 
@@ -63,16 +65,18 @@ class Assignments:
     store: AssignmentStore[Any]
     body_model: type[WireModel]  # PascalCase keys; the required ones identify the owner
     query_model: type[ListParams]  # the same keys as camelCase query parameters
-    roles: Roles
+    resource: str  # its row in core.identity.authorization.RULES
+    # A grant rule run before saving: (session, caller, the assignment's keys).
+    guard: Callable[[Session, Principal, Mapping[str, Any]], None] | None = None
     delete_routes: tuple[DeleteRoute, ...] = field(default_factory=tuple)
 
 
 def assignments_blueprint(assignments: Assignments) -> Blueprint:
     blueprint = Blueprint(f"admin_{assignments.name}", __name__)
-    store, roles, body_model = assignments.store, assignments.roles, assignments.body_model
+    store, body_model, resource = assignments.store, assignments.body_model, assignments.resource
 
+    @authorized(resource, Verb.LIST)
     def list_assignments() -> Response:
-        require_roles(roles.read)
         query = parse_query(assignments.query_model).to_query()
         with transaction(current_runtime().sessions) as session:
             page = store.list(session, query)
@@ -84,8 +88,8 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
             ]
             return jsonify(page_body(page, items))
 
+    @authorized(resource, Verb.CREATE)
     def save_assignment() -> tuple[str, int]:
-        require_roles(roles.write)
         values = parse_body(body_model).model_dump()
         for name in UNSERVED_PARTIES:
             if values.pop(name, None) is not None:
@@ -96,11 +100,13 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
                 )
         values = {name: value for name, value in values.items() if name in store.keys}
         with transaction(current_runtime().sessions) as session:
+            if assignments.guard is not None:
+                assignments.guard(session, current_principal(), values)
             store.save(session, values)
         return "", 204
 
+    @authorized(resource, Verb.DELETE)
     def delete_assignment() -> tuple[str, int]:
-        require_roles(roles.write)
         query = parse_query(assignments.query_model)
         names = (*store.keys, *UNSERVED_PARTIES)
         values = {key: getattr(query, key, None) for key in names}
@@ -119,7 +125,7 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
         blueprint.add_url_rule(
             route.path,
             f"delete_{number}",
-            _delete_view(store, roles, route),
+            _delete_view(store, resource, route),
             methods=["DELETE"],
         )
 
@@ -172,10 +178,10 @@ def assignments_blueprint(assignments: Assignments) -> Blueprint:
 
 
 def _delete_view(
-    store: AssignmentStore[Any], roles: Roles, route: DeleteRoute
+    store: AssignmentStore[Any], resource: str, route: DeleteRoute
 ) -> Callable[..., tuple[str, int]]:
+    @authorized(resource, Verb.DELETE)
     def delete_assignment(**path: str) -> tuple[str, int]:
-        require_roles(roles.write)
         party = parse_query(route.query_model).model_dump(by_alias=False)
         values = {**party, **{key: path[param] for param, key in route.path_keys.items()}}
         with transaction(current_runtime().sessions) as session:
@@ -252,7 +258,7 @@ def all_assignments() -> list[Assignments]:
             store=ApiClientAssignmentStore(),
             body_model=ApiClientAssignment,
             query_model=ApiClientAssignmentQuery,
-            roles=Roles.family("ApiClient"),
+            resource="ApiClientAssignment",
             delete_routes=(
                 DeleteRoute(
                     "/v1/buyers/<buyerID>/ApiClients/Assignments/<apiClientID>",
@@ -267,12 +273,8 @@ def all_assignments() -> list[Assignments]:
             store=SecurityProfileAssignmentStore(),
             body_model=SecurityProfileAssignment,
             query_model=SecurityProfileAssignmentQuery,
-            roles=Roles(
-                read=frozenset(
-                    {"SecurityProfileAdmin", "SecurityProfileReader", "SetSecurityProfile"}
-                ),
-                write=frozenset({"SetSecurityProfile"}),
-            ),
+            resource="SecurityProfileAssignment",
+            guard=check_profile_assignment,
             delete_routes=(
                 DeleteRoute("/v1/securityprofiles/<id>/assignments", {"id": "security_profile_id"}),
             ),
@@ -283,12 +285,7 @@ def all_assignments() -> list[Assignments]:
             store=MessageSenderAssignmentStore(),
             body_model=MessageSenderAssignment,
             query_model=MessageSenderAssignmentQuery,
-            roles=Roles(
-                read=frozenset(
-                    {"MessageSenderAdmin", "MessageSenderReader", "MessageConfigAssignmentAdmin"}
-                ),
-                write=frozenset({"MessageConfigAssignmentAdmin"}),
-            ),
+            resource="MessageSenderAssignment",
             delete_routes=(
                 DeleteRoute("/v1/messagesenders/<id>/assignments", {"id": "message_sender_id"}),
             ),

@@ -1,8 +1,10 @@
 """One blueprint factory for every OrderCloud-style admin collection.
 
 A resource declares a :class:`Collection` (its store from ``core``, its read and write
-schemas, its roles, its path) and gets list / create / get / PUT / PATCH / DELETE, item
-actions such as ``unlock``, role checks and its OpenAPI operations from this module.
+schemas, its resource name in the authorization rules, its path) and gets list / create /
+get / PUT / PATCH / DELETE, item actions such as ``unlock``, authorization and its OpenAPI
+operations from this module. Every route goes through :func:`api.auth.authorized`; a
+collection's ``guard`` adds the grant rules that need the object (core.identity.authorization).
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy.orm import Session
 
-from api.auth import require_roles
+from api.auth import authorized, current_principal
 from api.openapi import Operation, document, openapi_path
 from api.runtime import current_runtime
 from api.wire import (
@@ -30,25 +32,15 @@ from api.wire import (
     patch_model_of,
 )
 from core.admin.collections import MAX_PAGE_SIZE, CollectionStore, ListQuery, Page, Scope
+from core.identity.authorization import Principal, Verb
 from core.platform.db import transaction
-from core.platform.errors import InvalidRequest
+from core.platform.errors import InvalidRequest, NotFound
 
 ItemT = TypeVar("ItemT")
 
-
-@dataclass(frozen=True)
-class Roles:
-    """Who may read and who may write; FullAccess always may."""
-
-    read: frozenset[str]
-    write: frozenset[str]
-
-    @classmethod
-    def family(cls, name: str, *, write: str | None = None, reader: bool = True) -> Roles:
-        """OrderCloud's ``<Name>Admin`` writes and reads, ``<Name>Reader`` reads."""
-        admin = f"{name}Admin"
-        readers = {admin, f"{name}Reader"} if reader else {admin}
-        return cls(read=frozenset(readers), write=frozenset({write or admin}))
+# A grant rule run inside a write's transaction, after the object was found in its scope:
+# (session, caller, object ID or None when creating, the scope, the values written).
+Guard = Callable[[Session, Principal, str | None, Scope, Mapping[str, Any]], None]
 
 
 class ListParams(BaseModel):
@@ -150,11 +142,13 @@ def page_body(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ItemAction:
-    """``POST <item>/<name>``: a write on one object that answers with the object."""
+    """``POST <item>/<name>``: a write on one object that answers with the object; or,
+    with ``method="DELETE"``, one that answers 204 (RevokeUserTokens)."""
 
     name: str
     summary: str
     run: Callable[[Session, str, Scope], Any]
+    method: Literal["POST", "DELETE"] = "POST"
 
 
 @dataclass(frozen=True)
@@ -164,10 +158,11 @@ class Collection:
     store: CollectionStore[Any]
     read_model: type[WireModel]
     write_model: type[WireModel] | None  # None: read-only (deliveries)
-    roles: Roles
+    resource: str  # its row in core.identity.authorization.RULES
     scope_params: Mapping[str, str] = field(default_factory=dict)  # path param → attribute
     list_params: type[ListParams] = ListParams
     actions: tuple[ItemAction, ...] = ()
+    guard: Guard | None = None
 
     @property
     def write_only(self) -> frozenset[str]:
@@ -196,25 +191,29 @@ class Collection:
 
 
 def collection_blueprint(collection: Collection) -> Blueprint:
-    """The routes, role checks and OpenAPI operations of one collection."""
+    """The routes, authorization and OpenAPI operations of one collection."""
     blueprint = Blueprint(f"admin_{collection.name}", __name__)
-    store, roles = collection.store, collection.roles
+    store = collection.store
+
+    def rule(verb: Verb) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return authorized(collection.resource, verb)
+
     item_path = collection.path + "/<id>"
     patch_model = patch_model_of(collection.write_model) if collection.write_model else None
 
     def sessions() -> AbstractContextManager[Session]:
         return transaction(current_runtime().sessions)
 
+    @rule(Verb.LIST)
     def list_objects(**path: str) -> Response:
-        require_roles(roles.read)
         params = parse_query(collection.list_params)
         query = params.to_query(property_filters(collection.list_params))
         with sessions() as session:
             page = store.list(session, query, collection.scope(path))
             return jsonify(page_body(page, collection.views(session, page.items)))
 
+    @rule(Verb.GET)
     def get_object(**path: str) -> Response:
-        require_roles(roles.read)
         with sessions() as session:
             return jsonify(collection.view(session, store.get(session, *collection.item(path))))
 
@@ -224,36 +223,40 @@ def collection_blueprint(collection: Collection) -> Blueprint:
     if collection.write_model is not None and patch_model is not None:
         write_model = collection.write_model
 
+        @rule(Verb.CREATE)
         def create_object(**path: str) -> tuple[Response, int]:
-            require_roles(roles.write)
             values = body_values(
                 parse_body(write_model), partial=False, write_only=collection.write_only
             )
             with sessions() as session:
+                _guard(collection, session, path, values)
                 row = store.create(session, values, collection.scope(path))
                 return jsonify(collection.view(session, row)), 201
 
+        @rule(Verb.UPDATE)
         def save_object(**path: str) -> tuple[Response, int]:
             """OrderCloud's Save: replace the object, or create it under the path's ID."""
-            require_roles(roles.write)
             values = body_values(
                 parse_body(write_model), partial=False, write_only=collection.write_only
             )
             object_id, scope = collection.item(path)
             with sessions() as session:
+                _guard(collection, session, path, values, upsert=True)
                 row, created = store.save(session, parse_object_id(object_id), scope, values)
                 return jsonify(collection.view(session, row)), 201 if created else 200
 
+        @rule(Verb.UPDATE)
         def patch_object(**path: str) -> Response:
-            require_roles(roles.write)
             values = body_values(parse_body(patch_model), partial=True)
             with sessions() as session:
+                _guard(collection, session, path, values)
                 row = store.patch(session, *collection.item(path), values)
                 return jsonify(collection.view(session, row))
 
+        @rule(Verb.DELETE)
         def delete_object(**path: str) -> tuple[str, int]:
-            require_roles(roles.write)
             with sessions() as session:
+                _guard(collection, session, path, {})
                 store.delete(session, *collection.item(path))
             return "", 204
 
@@ -267,17 +270,42 @@ def collection_blueprint(collection: Collection) -> Blueprint:
             f"{item_path}/{action.name}",
             action.name,
             _action_view(collection, action),
-            methods=["POST"],
+            methods=[action.method],
         )
     document(blueprint, *collection_operations(collection, patch_model))
     return blueprint
 
 
-def _action_view(collection: Collection, action: ItemAction) -> Callable[..., Response]:
-    def run_action(**path: str) -> Response:
-        require_roles(collection.roles.write)
+def _guard(
+    collection: Collection,
+    session: Session,
+    path: Mapping[str, str],
+    values: Mapping[str, Any],
+    *,
+    upsert: bool = False,
+) -> None:
+    """The collection's grant rule. An item is looked up in its scope first (404); a PUT
+    naming a missing object creates it, so it is checked as a create."""
+    if collection.guard is None:
+        return
+    object_id, scope = path.get("id"), collection.scope(path)  # no ID: a create
+    if object_id is not None:
+        try:
+            collection.store.get(session, object_id, scope)
+        except NotFound:
+            if not upsert:
+                raise
+            object_id = None
+    collection.guard(session, current_principal(), object_id, scope, values)
+
+
+def _action_view(collection: Collection, action: ItemAction) -> Callable[..., Any]:
+    @authorized(collection.resource, Verb.ACTION)
+    def run_action(**path: str) -> Response | tuple[str, int]:
         with transaction(current_runtime().sessions) as session:
             row = action.run(session, *collection.item(path))
+            if action.method == "DELETE":
+                return "", 204
             return jsonify(collection.view(session, row))
 
     return run_action
@@ -346,10 +374,10 @@ def collection_operations(
     operations += [
         Operation(
             f"{item_path}/{action.name}",
-            "post",
+            "delete" if action.method == "DELETE" else "post",
             action.summary,
             tag,
-            responses={200: read},
+            responses={204: None} if action.method == "DELETE" else {200: read},
             errors=(404,),
         )
         for action in collection.actions

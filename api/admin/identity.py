@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
 
-from api.admin.collection import Collection, ItemAction, Roles
+from api.admin.collection import Collection, ItemAction
 from api.wire import Extended, ObjectId, Text, WireModel
 from core.admin.identity import (
     ApiClientStore,
@@ -15,6 +15,7 @@ from core.admin.identity import (
     SecurityProfileStore,
     UserStore,
 )
+from core.identity.authorization import check_profile_edit, check_user_manageable
 from core.identity.passwords import PasswordHasher
 from core.identity.roles import ORDERCLOUD_API_ROLES
 from core.models import ADMIN, BUYER
@@ -208,6 +209,7 @@ def identity_collections(hasher: PasswordHasher, clock: Clock) -> list[Collectio
     admin_users = UserStore(ADMIN, hasher, clock)
     buyer_users = UserStore(BUYER, hasher, clock)
     unlock_summary = "Unlock: clear FailedLoginAttempts and any lockout"
+    revoke_summary = "RevokeUserTokens: end every access and refresh token of the user"
     return [
         Collection(
             name="ApiClient",
@@ -215,7 +217,7 @@ def identity_collections(hasher: PasswordHasher, clock: Clock) -> list[Collectio
             store=ApiClientStore(hasher),
             read_model=ApiClient,
             write_model=ApiClientWrite,
-            roles=Roles.family("ApiClient"),
+            resource="ApiClient",
         ),
         Collection(
             name="Buyer",
@@ -223,7 +225,7 @@ def identity_collections(hasher: PasswordHasher, clock: Clock) -> list[Collectio
             store=BuyerStore(),
             read_model=Buyer,
             write_model=BuyerWrite,
-            roles=Roles.family("Buyer"),
+            resource="Buyer",
         ),
         Collection(
             name="BuyerUser",
@@ -231,9 +233,13 @@ def identity_collections(hasher: PasswordHasher, clock: Clock) -> list[Collectio
             store=buyer_users,
             read_model=User,
             write_model=UserWrite,
-            roles=Roles.family("BuyerUser"),
+            resource="BuyerUser",
             scope_params={"buyerID": "buyer_id"},
-            actions=(ItemAction("unlock", unlock_summary, buyer_users.unlock),),
+            actions=(
+                ItemAction("unlock", unlock_summary, buyer_users.unlock),
+                ItemAction("tokens", revoke_summary, buyer_users.revoke_tokens, method="DELETE"),
+            ),
+            guard=check_user_manageable,
         ),
         Collection(
             name="AdminUser",
@@ -241,8 +247,12 @@ def identity_collections(hasher: PasswordHasher, clock: Clock) -> list[Collectio
             store=admin_users,
             read_model=User,
             write_model=UserWrite,
-            roles=Roles.family("AdminUser"),
-            actions=(ItemAction("unlock", unlock_summary, admin_users.unlock),),
+            resource="AdminUser",
+            actions=(
+                ItemAction("unlock", unlock_summary, admin_users.unlock),
+                ItemAction("tokens", revoke_summary, admin_users.revoke_tokens, method="DELETE"),
+            ),
+            guard=check_user_manageable,
         ),
         Collection(
             name="SecurityProfile",
@@ -250,6 +260,7 @@ def identity_collections(hasher: PasswordHasher, clock: Clock) -> list[Collectio
             store=SecurityProfileStore(),
             read_model=SecurityProfile,
             write_model=SecurityProfileWrite,
-            roles=Roles.family("SecurityProfile"),
+            resource="SecurityProfile",
+            guard=check_profile_edit,
         ),
     ]

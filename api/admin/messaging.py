@@ -15,10 +15,11 @@ from pydantic import (
     model_serializer,
 )
 
-from api.admin.collection import Collection, ListParams, Roles
+from api.admin.collection import Collection, ListParams
 from api.admin.identity import Role
 from api.wire import Extended, ObjectId, Text, WireModel
 from core.admin.messaging import DeliveryConfigStore, DeliveryStore, MessageSenderStore
+from core.identity.authorization import check_elevated_roles
 from core.identity.roles import MESSAGE_TYPES
 from core.models import DELIVERY_STATUSES
 
@@ -207,7 +208,8 @@ def messaging_collections(*, dev_mode: bool) -> list[Collection]:
             store=MessageSenderStore(),
             read_model=MessageSender,
             write_model=MessageSenderWrite,
-            roles=Roles.family("MessageSender"),
+            resource="MessageSender",
+            guard=check_elevated_roles,
         ),
         Collection(
             name="DeliveryConfig",
@@ -215,7 +217,7 @@ def messaging_collections(*, dev_mode: bool) -> list[Collection]:
             store=DeliveryConfigStore(allow_console=dev_mode),
             read_model=DeliveryConfig,
             write_model=DeliveryConfigWrite,
-            roles=Roles.family("DeliveryConfig", reader=False),
+            resource="DeliveryConfig",
         ),
         Collection(
             name="Delivery",
@@ -223,7 +225,7 @@ def messaging_collections(*, dev_mode: bool) -> list[Collection]:
             store=DeliveryStore(),
             read_model=Delivery,
             write_model=None,
-            roles=Roles.family("MessageSender"),
+            resource="Delivery",
             list_params=DeliveryListParams,
         ),
     ]

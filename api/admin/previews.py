@@ -10,17 +10,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
 
-from api.admin.collection import Roles
 from api.admin.messaging import TemplateOverrides
-from api.auth import require_roles
+from api.auth import authorized, current_principal
 from api.openapi import Operation, document
 from api.runtime import current_runtime
 from api.wire import Text, WireModel, parse_body
 from core.delivery.previews import preview_otp_message
 from core.delivery.templates import MessageRenderer
+from core.identity.authorization import Verb, authorize
 from core.platform.db import transaction
 
-PREVIEW_ROLES = Roles.family("MessageSender")
+RESOURCE = "MessagePreview"
 
 
 class MessagePreviewRequest(WireModel):
@@ -47,13 +47,13 @@ def previews_blueprint() -> Blueprint:
     blueprint = Blueprint("admin_message_previews", __name__)
     renderer = MessageRenderer()
 
+    @authorized(RESOURCE, Verb.GET)
     def preview(id: str) -> Response:
-        require_roles(PREVIEW_ROLES.read)
         has_body = bool(request.get_data(cache=True).strip())
         body = parse_body(MessagePreviewRequest) if has_body else MessagePreviewRequest()
         overrides = None
         if body.template_overrides is not None:
-            require_roles(PREVIEW_ROLES.write)
+            authorize(current_principal(), RESOURCE, Verb.ACTION, {"id": id})
             overrides = body.template_overrides.model_dump(by_alias=True, exclude_none=True)
         runtime = current_runtime()
         with transaction(runtime.sessions) as session:

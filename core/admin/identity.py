@@ -14,6 +14,7 @@ from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, Scope, ensure_exists, without_nulls
 from core.admin.list_filters import Fields
 from core.auth.lockout import is_locked
+from core.auth.sessions import revoke_user_sessions
 from core.identity.access import profile_reaches_user
 from core.identity.passwords import PasswordHasher
 from core.models import (
@@ -123,10 +124,6 @@ def available_roles(session: Session, user_ids: Sequence[str]) -> dict[str, list
     return {user_id: sorted(roles) for user_id, roles in held.items()}
 
 
-def find_user_by_username(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
-
-
 class UserStore(CollectionStore[User]):
     """Admin users, or one buyer's users (``scope`` holds ``buyer_id``)."""
 
@@ -188,6 +185,8 @@ class UserStore(CollectionStore[User]):
 
     def apply(self, session: Session, row: User, values: Mapping[str, Any]) -> None:
         fields = dict(values)
+        existing = row.token_version is not None  # an update, not a create
+        ends_sessions = "password" in fields or (row.active and fields.get("active") is False)
         if "password" in fields:
             password = fields.pop("password")
             row.password_hash = self.hasher.hash(password) if password else None
@@ -196,6 +195,16 @@ class UserStore(CollectionStore[User]):
             accepted = fields.pop("terms_accepted")
             row.terms_accepted_at = None if accepted is None else datetime.fromisoformat(accepted)
         super().apply(session, row, fields)
+        if existing and ends_sessions:
+            # A changed or reset password, or deactivation, ends the user's sessions.
+            self._revoke(session, row.id)
+
+    def revoke_tokens(self, session: Session, object_id: str, scope: Scope) -> None:
+        """OrderCloud's RevokeUserTokens: end every session of the user."""
+        self._revoke(session, self.get(session, object_id, scope).id)
+
+    def _revoke(self, session: Session, user_id: str) -> None:
+        revoke_user_sessions(session.connection(), user_id, self.clock.now())
 
     def present(self, row: User) -> dict[str, Any]:
         view = super().present(row)

@@ -55,6 +55,7 @@ class UserRecord:
     password_hash: str | None
     locked: bool
     locked_until: datetime | None
+    token_version: int
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ _USER_COLUMNS = (
     User.password_hash,
     User.locked,
     User.locked_until,
+    User.token_version,
 )
 _PROFILE_COLUMNS = (
     SecurityProfile.id,

@@ -33,7 +33,12 @@ from core.auth.authentication import (
 )
 from core.auth.lockout import is_locked, record_failed_attempt, record_successful_login
 from core.auth.otp_login import consume_otp, void_outstanding_otps
-from core.auth.refresh_tokens import issue_refresh_token, redeem_refresh_token
+from core.auth.refresh_tokens import (
+    RedeemedRefreshToken,
+    end_family_of_replayed_token,
+    issue_refresh_token,
+    redeem_refresh_token,
+)
 from core.auth.tokens import TokenKeys
 from core.identity.passwords import PasswordHasher
 from core.models import User
@@ -245,7 +250,13 @@ class TokenGrants:
         """Count one failed attempt (password and OTP both wrong is still one) and refuse."""
         with self._transaction() as connection:
             failure = record_failed_attempt(connection, subject.user.id, subject.policy, now)
-            if failure is not None and failure.attempts >= self._otp_max_failed_attempts:
+            # Every outstanding OTP is void once OTP_MAX_FAILED_ATTEMPTS failures were
+            # counted, and whenever a lock engages: a timed lock restarts the counter when
+            # it lapses, so without the second rule a profile allowing fewer attempts than
+            # OTP_MAX_FAILED_ATTEMPTS would never void and each lapse would buy more guesses.
+            if failure is not None and (
+                failure.locked_now or failure.attempts >= self._otp_max_failed_attempts
+            ):
                 void_outstanding_otps(connection, user_id=subject.user.id, now=now)
         if failure is not None and failure.locked_now:
             record_lockout()  # only the failure that engaged the lock gets a row back locked
@@ -297,21 +308,39 @@ class TokenGrants:
             redeemed = redeem_refresh_token(
                 connection, self._secret_key, client_id=client.id, token=refresh_token, now=now
             )
-            if redeemed is None:
-                raise InvalidRefreshToken()
-            # A refresh can narrow the roles, never widen them; roles the user has lost
-            # since are dropped by login_subject.
-            requested = [r for r in scope if r in redeemed.roles] if scope else redeemed.roles
-            facts = read_grant_facts(connection, client.id, user_id=redeemed.user_id)
-            subject = login_subject(facts, requested)
-            if subject is None:
-                raise InvalidRefreshToken()
-            attempt.user_id = subject.user.id
-            if is_locked(subject.user.locked, subject.user.locked_until, now):
-                raise LockedOut()
-            if subject.refusal is not None:
-                raise subject.refusal
-            return self._issue(connection, attempt, now, subject, client)
+            if redeemed is not None:
+                return self._refreshed(connection, attempt, now, client, redeemed, scope=scope)
+            # Unknown, expired or used. A used token presented again means a copy exists:
+            # whoever holds its successor may be the thief, so the whole family ends
+            # (committed as the block closes, before the refusal is raised).
+            end_family_of_replayed_token(
+                connection, self._secret_key, client_id=client.id, token=refresh_token, now=now
+            )
+        raise InvalidRefreshToken()
+
+    def _refreshed(
+        self,
+        connection: Connection,
+        attempt: TokenAttempt,
+        now: datetime,
+        client: ClientRecord,
+        redeemed: RedeemedRefreshToken,
+        *,
+        scope: Sequence[str] | None,
+    ) -> IssuedToken:
+        # A refresh can narrow the roles, never widen them; roles the user has lost
+        # since are dropped by login_subject.
+        requested = [r for r in scope if r in redeemed.roles] if scope else redeemed.roles
+        facts = read_grant_facts(connection, client.id, user_id=redeemed.user_id)
+        subject = login_subject(facts, requested)
+        if subject is None:
+            raise InvalidRefreshToken()
+        attempt.user_id = subject.user.id
+        if is_locked(subject.user.locked, subject.user.locked_until, now):
+            raise LockedOut()
+        if subject.refusal is not None:
+            raise subject.refusal
+        return self._issue(connection, attempt, now, subject, client, family_id=redeemed.family_id)
 
     # -- shared ---------------------------------------------------------------------------
 
@@ -324,11 +353,14 @@ class TokenGrants:
         client: ClientRecord,
         *,
         with_refresh: bool = True,
+        family_id: str | None = None,
     ) -> IssuedToken:
         """Sign the access token, store a refresh token if the client allows, audit success."""
         minutes = client.access_token_duration or DEFAULT_ACCESS_TOKEN_MINUTES
         access_token = self._keys.issue_access_token(
             username=subject.user.username,
+            user_id=subject.user.id,
+            token_version=subject.user.token_version,
             client_id=client.id,
             user_type=subject.user.user_type,
             roles=subject.roles,
@@ -346,6 +378,7 @@ class TokenGrants:
                 roles=subject.roles,
                 now=now,
                 lifetime=timedelta(minutes=client.refresh_token_duration),
+                family_id=family_id,
             )
         record_auth_event(connection, attempt, SUCCESS, now)
         return IssuedToken(access_token, minutes * 60, refresh_token)

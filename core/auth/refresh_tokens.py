@@ -1,4 +1,10 @@
-"""Opaque refresh tokens: stored only as a keyed hash, single use, rotated on every use."""
+"""Opaque refresh tokens: stored only as a keyed hash, single use, rotated on every use.
+
+Each token belongs to a family: the first token a sign-in issues and every token rotated
+from it. Presenting a token that was already used ends its whole family (RFC 9700
+section 4.14): one of the two holders is not the legitimate client. Revoking a user's
+sessions ends all of their tokens (:func:`end_user_refresh_tokens`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from core.models import RefreshToken
 from core.models.base import UTCDateTime
@@ -28,7 +34,33 @@ _REDEEM = (
         RefreshToken.expires_at > _NOW,
     )
     .values(used_at=_NOW)
-    .returning(RefreshToken.user_id, RefreshToken.roles)
+    .returning(
+        RefreshToken.user_id,
+        RefreshToken.roles,
+        func.coalesce(RefreshToken.family_id, RefreshToken.id),
+    )
+)
+_FAMILY_OF_USED = (
+    select(func.coalesce(RefreshToken.family_id, RefreshToken.id))
+    .where(
+        RefreshToken.token_hash == bindparam("digest"),
+        RefreshToken.client_id == bindparam("for_client"),
+        RefreshToken.used_at.is_not(None),
+    )
+    .scalar_subquery()
+)
+_END_FAMILY = (
+    update(RefreshToken)
+    .where(
+        func.coalesce(RefreshToken.family_id, RefreshToken.id) == _FAMILY_OF_USED,
+        RefreshToken.used_at.is_(None),
+    )
+    .values(used_at=_NOW)
+)
+_END_USER_TOKENS = (
+    update(RefreshToken)
+    .where(RefreshToken.user_id == bindparam("subject_id"), RefreshToken.used_at.is_(None))
+    .values(used_at=_NOW)
 )
 
 
@@ -45,13 +77,17 @@ def issue_refresh_token(
     roles: list[str],
     now: datetime,
     lifetime: timedelta,
+    family_id: str | None = None,
 ) -> str:
-    """A new random token; only its keyed hash is stored."""
+    """A new random token (of ``family_id``, or the first of a new family); only its keyed
+    hash is stored."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    token_id = new_uuid()
     connection.execute(
         _INSERT,
         {
-            "id": new_uuid(),
+            "id": token_id,
+            "family_id": family_id or token_id,
             "token_hash": refresh_token_hash(secret_key, token),
             "user_id": user_id,
             "client_id": client_id,
@@ -67,6 +103,7 @@ def issue_refresh_token(
 class RedeemedRefreshToken:
     user_id: str
     roles: list[str]
+    family_id: str
 
 
 def redeem_refresh_token(
@@ -79,4 +116,24 @@ def redeem_refresh_token(
     ).first()
     if row is None:
         return None
-    return RedeemedRefreshToken(user_id=row[0], roles=[str(role) for role in row[1] or []])
+    return RedeemedRefreshToken(
+        user_id=row[0], roles=[str(role) for role in row[1] or []], family_id=str(row[2])
+    )
+
+
+def end_family_of_replayed_token(
+    connection: Connection, secret_key: bytes, *, client_id: str, token: str, now: datetime
+) -> int:
+    """When ``token`` is a used one, use up every outstanding token of its family; the
+    number ended (0 for an unknown or merely expired token)."""
+    digest = refresh_token_hash(secret_key, token)
+    result = connection.execute(
+        _END_FAMILY, {"digest": digest, "for_client": client_id, "now": now}
+    )
+    return int(result.rowcount)
+
+
+def end_user_refresh_tokens(connection: Connection, user_id: str, now: datetime) -> int:
+    """Use up every outstanding refresh token of the user (their sessions are revoked)."""
+    result = connection.execute(_END_USER_TOKENS, {"subject_id": user_id, "now": now})
+    return int(result.rowcount)

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -28,15 +28,23 @@ _JWK_FIELDS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": 
 
 @dataclass(frozen=True)
 class AccessClaims:
-    """What a verified access token says."""
+    """What a verified access token says.
+
+    ``user_id`` (claim ``u``, as OrderCloud's tokens carry it) names the user for good:
+    usernames can be reused after a delete. ``token_version`` (claim ``tv``) is the user's
+    session generation when the token was issued; revocation raises it.
+    """
 
     username: str
+    user_id: str
+    token_version: int
     client_id: str
     user_type: str  # "admin" | "buyer"
     roles: tuple[str, ...]
     token_id: str
     expires_at: datetime
     raw: dict[str, Any]
+    issued_at: datetime | None = None
 
 
 class TokenKeys:
@@ -76,6 +84,8 @@ class TokenKeys:
         self,
         *,
         username: str,
+        user_id: str,
+        token_version: int,
         client_id: str,
         user_type: str,
         roles: list[str],
@@ -86,6 +96,8 @@ class TokenKeys:
         return self.sign(
             {
                 "usr": username,
+                "u": user_id,
+                "tv": token_version,
                 "cid": client_id,
                 "usrtype": user_type,
                 "role": roles,
@@ -100,7 +112,7 @@ class TokenKeys:
 
     def verify(self, token: str, *, now: datetime | None = None) -> AccessClaims:
         """Check signature, expiry, issuer and audience; :class:`Unauthorized` otherwise."""
-        options: Options = {"require": ["exp", "iss", "aud", "usr", "cid", "jti"]}
+        options: Options = {"require": ["exp", "iss", "aud", "usr", "u", "cid", "jti"]}
         try:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != self.key_id:
@@ -119,15 +131,27 @@ class TokenKeys:
         if now is not None and claims["exp"] < now.timestamp():
             raise Unauthorized("Invalid token: Signature has expired")
         roles = claims.get("role") or []
+        version = claims.get("tv", 0)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise Unauthorized("Invalid token: tv is not a whole number")
         return AccessClaims(
             username=str(claims["usr"]),
+            user_id=str(claims["u"]),
+            token_version=version,
             client_id=str(claims["cid"]),
             user_type=str(claims.get("usrtype", "")),
             roles=tuple(str(role) for role in (roles if isinstance(roles, list) else [roles])),
             token_id=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(claims["exp"]).astimezone(),
             raw=claims,
+            issued_at=_moment(claims.get("iat")),
         )
+
+
+def _moment(value: object) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, UTC)
 
 
 def _public_jwk(public_key: Any) -> dict[str, Any]:

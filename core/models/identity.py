@@ -85,6 +85,9 @@ class User(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)  # indefinite lock
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # LastActive
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Carried in every access token as "tv"; raising it ends every session issued before
+    # (RevokeUserTokens, a password change, deactivation): core.auth.sessions.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 Index("uq_users_username_lower", func.lower(User.username), unique=True)
@@ -159,6 +162,9 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The id of the first token of its rotation chain (null: the row is its own family);
+    # replaying a used token ends every token of the family (RFC 9700 section 4.14).
+    family_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class AuthEvent(Base):

@@ -24,6 +24,8 @@ def _full_access(runtime: Runtime, engine: Engine) -> dict[str, str]:
         client_id = bootstrap_admin(session, hasher(), username="nul-admin", password="p" * 16)
     token = TokenKeys(runtime.settings).issue_access_token(
         username="nul-admin",
+        user_id="nul-admin",  # bootstrap gives the admin its username as ID
+        token_version=0,
         client_id=client_id,
         user_type="admin",
         roles=["FullAccess"],

@@ -73,6 +73,8 @@ def full_access_token(runtime: Runtime, committed_db: Engine) -> str:
         client_id = bootstrap_admin(session, hasher(), username="fuzz-admin", password="x" * 16)
     return TokenKeys(runtime.settings).issue_access_token(
         username="fuzz-admin",
+        user_id="fuzz-admin",  # bootstrap gives the admin its username as ID
+        token_version=0,
         client_id=client_id,
         user_type="admin",
         roles=["FullAccess"],

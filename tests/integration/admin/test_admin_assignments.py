@@ -82,8 +82,10 @@ def test_security_profiles_are_assigned_at_marketplace_buyer_and_user_level(
         {"SecurityProfileID": "sp", "BuyerID": "b1", "UserID": "u1"},
         {"SecurityProfileID": "sp", "UserID": "a1"},
     ]
+    # The caller holds every role the profile gives (Shopper): it may hand it out.
+    caller_roles = ["SetSecurityProfile", "Shopper"]
     for body in [*levels, levels[0]]:
-        assert admin.post(path, json=body, roles=["SetSecurityProfile"]).status_code == 204
+        assert admin.post(path, json=body, roles=caller_roles).status_code == 204
     with Session(committed_db) as session:
         count = session.scalar(select(func.count()).select_from(SecurityProfileAssignment))
         assert count == 4

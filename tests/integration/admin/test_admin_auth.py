@@ -82,7 +82,8 @@ def test_a_token_from_another_key_is_refused(admin: AdminClient, settings: Setti
         )
         .decode()
     )
-    other = AdminClient(admin.client, TokenKeys(settings.replace(jwt_private_key=other_pem)))
+    other_keys = TokenKeys(settings.replace(jwt_private_key=other_pem))
+    other = AdminClient(admin.client, other_keys, admin.sessions)
     response = other.get("/v1/buyers")
     assert response.status_code == 401
 
@@ -186,5 +187,5 @@ def test_me_needs_a_valid_token_and_an_existing_user(
     _seed(committed_db)
     assert admin.request("GET", "/v1/me").status_code == 401
     ghost = admin.request("GET", "/v1/me", token=admin.token(["Shopper"], username="ghost"))
-    assert ghost.status_code == 404
-    assert error_of(ghost)["ErrorCode"] == "NotFound"
+    assert ghost.status_code == 401  # a token whose user is gone speaks for nobody
+    assert error_of(ghost)["ErrorCode"] == "InvalidToken"

@@ -29,7 +29,9 @@ def timed_admin(
     settings: Settings, committed_db: Engine, clock: FrozenClock
 ) -> Iterator[AdminClient]:
     runtime = Runtime(settings, clock=clock)
-    yield AdminClient(create_app(runtime=runtime).test_client(), TokenKeys(settings))
+    yield AdminClient(
+        create_app(runtime=runtime).test_client(), TokenKeys(settings), runtime.sessions
+    )
     runtime.close()
 
 

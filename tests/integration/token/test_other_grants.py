@@ -104,14 +104,24 @@ def test_a_refresh_token_is_rotated_on_every_use_and_the_old_one_stops_working(
     assert _claims(second.json["access_token"])["role"] == ["Shopper"]
     new_refresh = second.json["refresh_token"]
     assert new_refresh != old_refresh
-
-    reused = post_token(token_client, form | {"refresh_token": old_refresh})
-    assert error_code(reused) == "Auth.InvalidRefreshToken"
-    assert post_token(token_client, form | {"refresh_token": new_refresh}).status_code == 200
+    third = post_token(token_client, form | {"refresh_token": new_refresh})
+    assert third.status_code == 200
+    newest_refresh = third.json["refresh_token"]
 
     stored = data.scalars(select(RefreshToken.token_hash)).all()
     assert len(stored) == 3
     assert all(old_refresh.encode() not in token_hash for token_hash in stored)
+
+    # Replaying a used token ends its whole family (RFC 9700 section 4.14): the token
+    # issued in its place stops working too, whoever holds it.
+    reused = post_token(token_client, form | {"refresh_token": old_refresh})
+    assert error_code(reused) == "Auth.InvalidRefreshToken"
+    after_replay = post_token(token_client, form | {"refresh_token": newest_refresh})
+    assert error_code(after_replay) == "Auth.InvalidRefreshToken"
+    # A new sign-in starts a new family, untouched by the old one's end.
+    fresh = post_token(token_client, password_form(shop)).json["refresh_token"]
+    assert post_token(token_client, form | {"refresh_token": fresh}).status_code == 200
+
     events = data.execute(
         select(AuthEvent.user_id, AuthEvent.method, AuthEvent.outcome)
         .where(AuthEvent.client_id == shop.client.id)
@@ -121,7 +131,10 @@ def test_a_refresh_token_is_rotated_on_every_use_and_the_old_one_stops_working(
     assert [tuple(event) for event in events] == [
         (user_id, "password", "success"),
         (user_id, "refresh", "success"),
-        (None, "refresh", "Auth.InvalidRefreshToken"),  # an unknown token names no user
+        (user_id, "refresh", "success"),
+        (None, "refresh", "Auth.InvalidRefreshToken"),  # a refused token names no user
+        (None, "refresh", "Auth.InvalidRefreshToken"),
+        (user_id, "password", "success"),
         (user_id, "refresh", "success"),
     ]
 

@@ -102,7 +102,7 @@ def test_wrong_otps_count_toward_lockout_and_a_locked_account_refuses_a_valid_ot
         assert error_code(post_token(token_client, password_form(shop, wrong))) == INVALID
     assert fresh_user(data, shop.user).failed_login_attempts == 3
     assert error_code(post_token(token_client, password_form(shop, code))) == "Auth.LockedOut"
-    assert _used_at(data, otp) is None  # refused while locked, not consumed
+    assert _used_at(data, otp) is not None  # voided when the lock engaged
     assert set(auth_outcomes(data, shop.user)) == {INVALID, "Auth.LockedOut"}
 
 
@@ -214,3 +214,21 @@ def test_unknown_user_wrong_password_and_wrong_expired_or_used_otps_answer_ident
     status, body = bodies.pop()
     assert status == 400
     assert INVALID in body
+
+
+def test_under_timed_locks_an_outstanding_otp_never_gets_more_than_the_allowed_guesses(
+    data: Session, token_client: FlaskClient, token_settings: Settings, clock: FrozenClock
+) -> None:
+    """AllowedFailedAttempts below OTP_MAX_FAILED_ATTEMPTS with a timed lock: the counter
+    restarts each time the lock lapses, so the lock itself must void the codes."""
+    allowed = 3
+    assert allowed < token_settings.otp_max_failed_attempts
+    shop = make_shop(data, password_config={"AllowedFailedAttempts": allowed, "LockoutDuration": 1})
+    otp, code = make_otp(data, shop.user, shop.client, token_settings, now=clock.now())
+    data.commit()
+    wrong = str((int(code) + 1) % 10**token_settings.otp_length).zfill(len(code))
+    for _ in range(allowed):
+        assert error_code(post_token(token_client, password_form(shop, wrong))) == INVALID
+    assert _used_at(data, otp) is not None
+    clock.advance(61)  # the lock lapses; the counter starts again from zero
+    assert error_code(post_token(token_client, password_form(shop, code))) == INVALID

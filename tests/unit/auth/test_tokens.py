@@ -31,6 +31,8 @@ def test_a_token_verifies_with_the_jwks_document_alone(algorithm: str) -> None:
     now = datetime.now(UTC)
     token = keys.issue_access_token(
         username="alice",
+        user_id="alice-id",
+        token_version=0,
         client_id="C1",
         user_type="buyer",
         roles=["Shopper"],
@@ -60,6 +62,8 @@ def test_expired_and_foreign_tokens_are_refused() -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     expired = keys.issue_access_token(
         username="a",
+        user_id="a-id",
+        token_version=0,
         client_id="c",
         user_type="admin",
         roles=[],
@@ -71,6 +75,8 @@ def test_expired_and_foreign_tokens_are_refused() -> None:
         keys.verify(expired)
     foreign = other.issue_access_token(
         username="a",
+        user_id="a-id",
+        token_version=0,
         client_id="c",
         user_type="admin",
         roles=[],
