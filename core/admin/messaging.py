@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import jinja2
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, without_nulls
+from core.delivery.templates import check_template_overrides
 from core.models import (
     Buyer,
     Delivery,
@@ -31,8 +31,6 @@ TARGET_SECRETS: Mapping[str, tuple[str, ...]] = {
 }
 # Webhook targets sign every message, so they cannot work without a secret.
 _SIGNED_TARGETS = ("MessageSender", "Http")
-
-_TEMPLATE_SYNTAX = jinja2.Environment(autoescape=True)
 
 
 class MessageSenderStore(CollectionStore[MessageSender]):
@@ -73,14 +71,7 @@ class MessageSenderStore(CollectionStore[MessageSender]):
                     data={"Field": "SharedKey"},
                     error_code="MessageSenders.SharedKeyRequired",
                 )
-        for name, source in (row.template_overrides or {}).items():
-            try:
-                _TEMPLATE_SYNTAX.parse(source)
-            except jinja2.TemplateSyntaxError as error:
-                raise InvalidRequest(
-                    f"TemplateOverrides {name}: line {error.lineno}: {error.message}",
-                    data={"Field": f"TemplateOverrides.{name}"},
-                ) from None
+        check_template_overrides(row.template_overrides or {})
 
 
 class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
