@@ -133,6 +133,11 @@ class SmtpEmailSender:
             self._transmit(target, message, recipient)
         except OSError as error:  # smtplib's and ssl's exceptions are OSErrors too
             return _failure_result(error, hidden, self.timeout)
+        except (UnicodeError, ValueError) as error:
+            # Raised before anything is sent (a non-ASCII credential): no retry fixes it.
+            return AttemptResult.failed(
+                f"{type(error).__name__}: the credentials or addresses cannot be encoded"
+            )
         return AttemptResult.delivered(_DELIVERED_CODE)
 
     def _transmit(self, target: SmtpTarget, message: EmailMessage, recipient: str) -> None:

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
 from core.delivery.attempts import AttemptResult, OtpMessage
+from core.delivery.mail import redact
 from core.delivery.webhooks import WebhookResponse, build_webhook_request, classify_response
 from core.platform.clock import Clock
 
-# Errors that retrying cannot fix: the endpoint itself is malformed.
-_PERMANENT_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
+# Errors that retrying cannot fix: the endpoint is malformed, or a header or the URL
+# cannot be sent (h11 refuses CR/LF in a header, httpx cannot encode non-ASCII); these are
+# raised before the request leaves, so nothing was delivered.
+_PERMANENT_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+_UNSENDABLE = "the request cannot be sent: a header or the URL is malformed"
 
 
 class WebhookChannel:
@@ -59,10 +64,19 @@ class HttpxWebhookTransport:
             # Streamed and closed unread: a receiver's answer body is never needed or kept.
             with self.client.stream("POST", url, content=body, headers=dict(headers)) as answer:
                 return WebhookResponse(answer.status_code, answer.headers.get("Retry-After"))
+        except httpx.LocalProtocolError as error:
+            # Its message quotes the offending header, value included.
+            return WebhookResponse(
+                None, error=f"{type(error).__name__}: {_UNSENDABLE}", permanent=True
+            )
         except _PERMANENT_ERRORS as error:
-            return WebhookResponse(None, error=_describe(error, url), permanent=True)
+            return WebhookResponse(None, error=_describe(error, url, headers), permanent=True)
         except httpx.HTTPError as error:
-            return WebhookResponse(None, error=_describe(error, url))
+            return WebhookResponse(None, error=_describe(error, url, headers))
+        except (UnicodeError, ValueError) as error:
+            return WebhookResponse(
+                None, error=f"{type(error).__name__}: {_UNSENDABLE}", permanent=True
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -71,7 +85,15 @@ class HttpxWebhookTransport:
                 self._client = None
 
 
-def _describe(error: Exception, url: str) -> str:
-    """The error's kind and message, without the URL (it may carry a token)."""
+def _describe(error: Exception, url: str, headers: Mapping[str, str]) -> str:
+    """The error's kind and message, without the URL (its query may carry a token), its
+    query alone, or any header value (signatures, the custom auth header)."""
     message = str(error).replace(url, "<endpoint>") if url else str(error)
-    return f"{type(error).__name__}: {message}"[:300]
+    query = urlsplit(url).query
+    hidden = [value for value in headers.values() if len(value) >= _MIN_HIDDEN_LENGTH]
+    return redact(f"{type(error).__name__}: {message}", [query, *hidden])[:300]
+
+
+# Shorter header values (application/json, a timestamp's digits) say nothing secret and
+# would blank out ordinary words of the message.
+_MIN_HIDDEN_LENGTH = 6
