@@ -88,6 +88,8 @@ def base_settings(jwt_private_key: str, **overrides: object) -> Settings:
             "OTP_SECRET_KEY": TEST_SECRET_KEY,
             "OTP_LOG_FORMAT": "text",
             "OTP_IP_RATE_LIMIT": "0",
+            # Tests deliver to receivers on loopback; the default policy has tests of its own.
+            "OTP_BLOCKED_TARGET_NETWORKS": "none",
         }
     ).replace(jwt_private_key=jwt_private_key)
     return settings.replace(**overrides) if overrides else settings

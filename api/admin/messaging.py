@@ -19,8 +19,10 @@ from api.admin.collection import Collection, ListParams, Roles
 from api.admin.identity import Role
 from api.wire import Extended, ObjectId, Text, WireModel
 from core.admin.messaging import DeliveryConfigStore, DeliveryStore, MessageSenderStore
+from core.delivery.address_policy import AddressPolicy
 from core.identity.roles import MESSAGE_TYPES
 from core.models import DELIVERY_STATUSES
+from core.platform.settings import Settings
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
@@ -224,12 +226,13 @@ class DeliveryListParams(ListParams):
     )
 
 
-def messaging_collections(*, dev_mode: bool) -> list[Collection]:
+def messaging_collections(settings: Settings) -> list[Collection]:
+    policy = AddressPolicy.of(settings)
     return [
         Collection(
             name="MessageSender",
             path="/v1/messagesenders",
-            store=MessageSenderStore(),
+            store=MessageSenderStore(address_policy=policy),
             read_model=MessageSender,
             write_model=MessageSenderWrite,
             roles=Roles.family("MessageSender"),
@@ -237,7 +240,7 @@ def messaging_collections(*, dev_mode: bool) -> list[Collection]:
         Collection(
             name="DeliveryConfig",
             path="/v1/integrations/deliveryconfig",
-            store=DeliveryConfigStore(allow_console=dev_mode),
+            store=DeliveryConfigStore(allow_console=settings.dev_mode, address_policy=policy),
             read_model=DeliveryConfig,
             write_model=DeliveryConfigWrite,
             roles=Roles.family("DeliveryConfig", reader=False),

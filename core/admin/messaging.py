@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, without_nulls
+from core.delivery.address_policy import AddressPolicy
 from core.delivery.templates import check_template_overrides
 from core.models import (
     Buyer,
@@ -43,6 +45,9 @@ class MessageSenderStore(CollectionStore[MessageSender]):
         "CreatedAt": MessageSender.created_at,
     }
 
+    def __init__(self, *, address_policy: AddressPolicy | None = None) -> None:
+        self.address_policy = address_policy or AddressPolicy(blocked=())
+
     def apply(self, session: Session, row: MessageSender, values: Mapping[str, Any]) -> None:
         fields = dict(values)
         if "template_overrides" in fields:
@@ -71,6 +76,8 @@ class MessageSenderStore(CollectionStore[MessageSender]):
                     data={"Field": "SharedKey"},
                     error_code="MessageSenders.SharedKeyRequired",
                 )
+        if row.url:
+            refuse_blocked_host(self.address_policy, url_host(row.url), "URL")
         check_template_overrides(row.template_overrides or {})
 
 
@@ -84,8 +91,9 @@ class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
         "CreatedAt": DeliveryConfig.created_at,
     }
 
-    def __init__(self, *, allow_console: bool) -> None:
+    def __init__(self, *, allow_console: bool, address_policy: AddressPolicy | None = None) -> None:
         self.allow_console = allow_console
+        self.address_policy = address_policy or AddressPolicy(blocked=())
 
     def apply(self, session: Session, row: DeliveryConfig, values: Mapping[str, Any]) -> None:
         fields = dict(values)
@@ -124,12 +132,39 @@ class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
                 error_code="DeliveryConfig.ConsoleTargetNotAllowed",
             )
         for name in _SIGNED_TARGETS:
+            if name in targets:
+                host = url_host(str(targets[name].get("Endpoint") or ""))
+                field = f"DeliveryTargets.{name}.Endpoint"
+                refuse_blocked_host(self.address_policy, host, field)
+        if "Smtp" in targets:
+            host = str(targets["Smtp"].get("Host") or "")
+            refuse_blocked_host(self.address_policy, host, "DeliveryTargets.Smtp.Host")
+        for name in _SIGNED_TARGETS:
             if name in targets and not targets[name].get("Secret"):
                 raise InvalidRequest(
                     f"DeliveryTargets.{name}.Secret is required: webhooks are signed with it.",
                     data={"Field": f"DeliveryTargets.{name}.Secret"},
                     error_code="DeliveryConfig.SecretRequired",
                 )
+
+
+def url_host(url: str) -> str:
+    """The host of an endpoint URL as written (``[::1]`` → ``::1``); empty if it has none."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def refuse_blocked_host(policy: AddressPolicy, host: str, field: str) -> None:
+    """400 when ``host`` is written as an address (or ``localhost``) in a blocked network.
+
+    Names are checked again on every connection, after resolution: this only spares an
+    admin a target that could never deliver.
+    """
+    refusal = policy.literal_refusal(host)
+    if refusal is not None:
+        raise InvalidRequest(f"{field}: {refusal}.", data={"Field": field, "Reason": refusal})
 
 
 def merge_target_secrets(stored: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:

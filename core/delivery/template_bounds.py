@@ -45,11 +45,16 @@ _WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 
 
 class TemplateBoundExceeded(Exception):
-    """A template asked for more than a bound allows; the message names the bound only."""
+    """A template asked for more than a bound allows.
+
+    The message names the kind of bound and holds no number: a size can be computed from
+    the code (``range(code|int)``), and a render error is stored and shown.
+    """
 
 
 def _too_long(length: int) -> TemplateBoundExceeded:
-    return TemplateBoundExceeded(f"a value of {length} items is over {MAX_VALUE_LENGTH}")
+    del length  # never quoted: see TemplateBoundExceeded
+    return TemplateBoundExceeded("a string or list over the length bound")
 
 
 def check_length(value: object) -> object:
@@ -75,14 +80,14 @@ def _multiply(left: Any, right: Any) -> Any:
     elif isinstance(right, Sized) and not isinstance(right, dict):
         _check_repeat(right, left)
     elif _integer_bits(left) + _integer_bits(right) > MAX_INTEGER_BITS:
-        raise TemplateBoundExceeded(f"an integer over {MAX_INTEGER_BITS} bits")
+        raise TemplateBoundExceeded("an integer over the size bound")
     return left * right
 
 
 def _power(left: Any, right: Any) -> Any:
     widens = isinstance(right, int) and right > 1 and _integer_bits(left) > 1
     if widens and math.log2(abs(left)) * right > MAX_INTEGER_BITS:
-        raise TemplateBoundExceeded(f"an integer over {MAX_INTEGER_BITS} bits")
+        raise TemplateBoundExceeded("an integer over the size bound")
     if isinstance(left, float) or isinstance(right, float):
         return math.pow(left, right)  # OverflowError rather than a long computation
     return left**right
@@ -99,7 +104,7 @@ def _check_format(template: str, values: object) -> None:
     for match in _FORMAT_WIDTH.finditer(template):
         for given in match.groups():
             if given == "*" or (given is not None and int(given) > MAX_VALUE_LENGTH):
-                raise TemplateBoundExceeded(f"a format width over {MAX_VALUE_LENGTH}")
+                raise TemplateBoundExceeded("a format width over the length bound")
 
 
 def _modulo(left: Any, right: Any) -> Any:
@@ -120,14 +125,14 @@ _BINARY_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 def bounded_range(*arguments: int) -> range:
     span = range(*arguments)
     if len(span) > MAX_RANGE:
-        raise TemplateBoundExceeded(f"a range of {len(span)} items is over {MAX_RANGE}")
+        raise TemplateBoundExceeded("a range over the length bound")
     return span
 
 
 def _check_width_call(name: str, arguments: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     widths = [value for value in (*arguments, *kwargs.values()) if isinstance(value, int)]
     if name in _WIDTH_METHODS and any(width > MAX_VALUE_LENGTH for width in widths):
-        raise TemplateBoundExceeded(f"a width over {MAX_VALUE_LENGTH}")
+        raise TemplateBoundExceeded("a width over the length bound")
 
 
 def _replace_size(text: str, old: object, new: object) -> int:
@@ -217,7 +222,7 @@ def render_bounded(template: Template, context: dict[str, object]) -> str:
         for chunk in template.generate(**context):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
-                raise TemplateBoundExceeded(f"output over {MAX_OUTPUT_CHARS} characters")
+                raise TemplateBoundExceeded("output over the length bound")
             chunks.append(chunk)
     return "".join(chunks)
 
@@ -236,7 +241,7 @@ def _deadline(seconds: float) -> Iterator[None]:
         nonlocal lines
         lines += 1
         if lines % _LINES_PER_CLOCK_CHECK == 0 and time.monotonic() > deadline:
-            raise TemplateBoundExceeded(f"rendering took over {seconds:g} s")
+            raise TemplateBoundExceeded("rendering over the time bound")
         return on_line
 
     def on_call(frame: FrameType, event: str, argument: object) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -12,6 +13,24 @@ from pathlib import Path
 from typing import Literal
 
 from core.platform.errors import SettingsError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# OTP_BLOCKED_TARGET_NETWORKS unset: loopback, link-local (cloud metadata at
+# 169.254.169.254 included), unspecified and multicast, IPv4 and IPv6. Private (RFC 1918)
+# ranges stay allowed: subscribers inside the marketplace's own network are common.
+DEFAULT_BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "224.0.0.0/4",
+        "::1/128",
+        "fe80::/10",
+        "::/128",
+        "ff00::/8",
+    )
+)
 
 JwtAlgorithm = Literal["ES256", "RS256", "EdDSA"]
 LogFormat = Literal["json", "text"]
@@ -72,6 +91,7 @@ class Settings:
     log_format: LogFormat = "json"
     audit_retention: int = 30 * 86400
     worker_metrics_port: int = 9191
+    blocked_target_networks: tuple[IPNetwork, ...] = DEFAULT_BLOCKED_NETWORKS
     dev_mode: bool = False
 
     def require(self, *names: str) -> None:
@@ -129,6 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_port=reader.integer(
             "OTP_WORKER_METRICS_PORT", 9191, minimum=0, maximum=65535
         ),
+        blocked_target_networks=parse_blocked_networks(reader.text("OTP_BLOCKED_TARGET_NETWORKS")),
     )
 
 
@@ -220,6 +241,26 @@ def parse_password_hash(raw: str | None) -> Argon2Parameters:
             "(m=19456,t=2,p=1 or an equivalent)"
         )
     return Argon2Parameters(memory_cost=memory, time_cost=time_cost, parallelism=lanes)
+
+
+def parse_blocked_networks(raw: str | None) -> tuple[IPNetwork, ...]:
+    """Comma-separated CIDR networks; unset is the default list, ``none`` allows all."""
+    if raw is None:
+        return DEFAULT_BLOCKED_NETWORKS
+    if raw.lower() == "none":
+        return ()
+    networks: list[IPNetwork] = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                "OTP_BLOCKED_TARGET_NETWORKS must be comma-separated networks such as "
+                f"127.0.0.0/8,10.0.0.0/8, or none; got {entry!r}"
+            ) from None
+    return tuple(networks)
 
 
 _RATE_RE = re.compile(r"^(\d{1,9})\s*/\s*(second|minute|hour)$")

@@ -39,6 +39,7 @@ def service_env(
             "OTP_SECRET_KEY": SERVICE_SECRET_KEY,
             "OTP_JWT_PRIVATE_KEY": jwt_private_key,
             "OTP_LOG_FORMAT": "json",
+            "OTP_BLOCKED_TARGET_NETWORKS": "none",  # receivers listen on loopback
             "OTP_IP_RATE_LIMIT": "0",
             "PYTHONUNBUFFERED": "1",
         }

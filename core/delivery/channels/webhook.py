@@ -7,11 +7,13 @@ only talks HTTP.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
+from core.delivery.address_policy import AddressPolicy, BlockedDestination
 from core.delivery.attempts import AttemptResult, OtpMessage
 from core.delivery.mail import redact
 from core.delivery.webhooks import WebhookResponse, build_webhook_request, classify_response
@@ -27,8 +29,8 @@ _UNSENDABLE = "the request cannot be sent: a header or the URL is malformed"
 class WebhookChannel:
     """Builds, signs and POSTs one OTP webhook per attempt, and classifies the answer."""
 
-    def __init__(self, timeout: float, clock: Clock) -> None:
-        self.transport = HttpxWebhookTransport(timeout)
+    def __init__(self, timeout: float, clock: Clock, policy: AddressPolicy | None = None) -> None:
+        self.transport = HttpxWebhookTransport(timeout, policy)
         self.clock = clock
 
     def send(self, message: OtpMessage) -> AttemptResult:
@@ -40,11 +42,53 @@ class WebhookChannel:
         self.transport.close()
 
 
-class HttpxWebhookTransport:
-    """POSTs webhooks; the client is created on first use, so after a worker fork."""
+class PolicedNetworkBackend(httpcore.SyncBackend):
+    """Resolves the host itself and connects to an address the policy allows.
 
-    def __init__(self, timeout: float) -> None:
+    TLS still verifies the certificate against the URL's host name (httpcore passes it
+    separately), so connecting by address changes nothing else.
+    """
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            address = self.policy.resolve(host, port)
+        except OSError as error:  # the name does not resolve: as httpcore reports it
+            raise httpcore.ConnectError(str(error)) from error
+        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+class PolicedTransport(httpx.HTTPTransport):
+    """httpx's own transport, its connection pool on :class:`PolicedNetworkBackend`."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=PolicedNetworkBackend(policy),
+        )
+
+
+class HttpxWebhookTransport:
+    """POSTs webhooks; the client is created on first use, so after a worker fork.
+
+    Connections go only to addresses ``policy`` allows (``OTP_BLOCKED_TARGET_NETWORKS``).
+    Proxies from the environment are not used: through one, the policy could not see the
+    address connected to.
+    """
+
+    def __init__(self, timeout: float, policy: AddressPolicy | None = None) -> None:
         self._timeout = timeout
+        self._policy = policy or AddressPolicy()
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
 
@@ -54,6 +98,8 @@ class HttpxWebhookTransport:
             if self._client is None:
                 self._client = httpx.Client(
                     timeout=self._timeout,
+                    transport=PolicedTransport(self._policy),
+                    trust_env=False,
                     follow_redirects=False,
                     headers={"User-Agent": "otp-service-webhooks/1"},
                 )
@@ -64,6 +110,8 @@ class HttpxWebhookTransport:
             # Streamed and closed unread: a receiver's answer body is never needed or kept.
             with self.client.stream("POST", url, content=body, headers=dict(headers)) as answer:
                 return WebhookResponse(answer.status_code, answer.headers.get("Retry-After"))
+        except BlockedDestination as error:
+            return WebhookResponse(None, error=str(error), permanent=True)
         except httpx.LocalProtocolError as error:
             # Its message quotes the offending header, value included.
             return WebhookResponse(

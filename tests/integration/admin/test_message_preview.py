@@ -130,7 +130,7 @@ def test_a_template_bomb_is_a_400_template_error_on_preview_and_on_save(
         assert error_of(response)["ErrorCode"] == "MessageSenders.TemplateError"
     assert error_of(saved) == {
         "ErrorCode": "MessageSenders.TemplateError",
-        "Message": "template error in body.txt: a value of 200000000 items is over 100000",
+        "Message": "template error in body.txt: a string or list over the length bound",
         "Data": {"Field": "TemplateOverrides.body.txt"},
     }
     assert error_of(cpu)["Data"] == {"Field": "TemplateOverrides.subject.txt"}
