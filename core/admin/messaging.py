@@ -21,16 +21,9 @@ from core.models import (
     MessageSenderAssignment,
     User,
 )
+from core.models.secrets import TARGET_SECRET_FIELDS
 from core.platform.errors import InUse, InvalidRequest
 
-# Which fields of each delivery target are secrets: stored, never returned, and kept
-# when a PUT or PATCH leaves them out.
-TARGET_SECRETS: Mapping[str, tuple[str, ...]] = {
-    "MessageSender": ("Secret",),
-    "Http": ("Secret", "CustomAuthHeaderValue"),
-    "Smtp": ("Password",),
-    "Console": (),
-}
 # Webhook targets sign every message, so they cannot work without a secret.
 _SIGNED_TARGETS = ("MessageSender", "Http")
 
@@ -175,7 +168,7 @@ def merge_target_secrets(stored: Mapping[str, Any], incoming: Mapping[str, Any])
             continue
         target = dict(given)
         previous = stored.get(name) or {}
-        for secret in TARGET_SECRETS.get(name, ()):
+        for secret in TARGET_SECRET_FIELDS.get(name, ()):
             if target.get(secret) is None and previous.get(secret) is not None:
                 target[secret] = previous[secret]
         merged[name] = target
