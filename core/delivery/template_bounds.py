@@ -20,12 +20,13 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from jinja2 import Environment, Template
+from jinja2 import Environment, Template, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -180,10 +181,53 @@ _CHECKED_FILTERS = ("center", "indent", "format", "replace", "join", "list")
 _PASSED_STATE = (Context, EvalContext, Environment)
 
 
+def bounded_concat(parts: Iterable[Any]) -> str:
+    """``"".join``, refusing before the join once the parts pass the length bound.
+
+    Jinja joins with this the output of ``{% set %}`` blocks, macros and captured loops.
+    """
+    collected: list[str] = []
+    total = 0
+    for part in parts:
+        total += len(part)
+        if total > MAX_VALUE_LENGTH:
+            raise _too_long(total)
+        collected.append(part)
+    return "".join(collected)
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Compiles ``a ~ b`` to a join checked against the length bound (the sandbox has no
+    hook for ``~``; doubling a string with it is otherwise unbounded)."""
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's name
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.bounded_join({join}, (")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class BoundedSandbox(SandboxedEnvironment):
     """A sandbox whose operators, calls, ``range`` and amplifying filters are bounded."""
 
     intercepted_binops = frozenset(_BINARY_OPERATORS)
+    code_generator_class = _BoundedCodeGenerator
+    concat = staticmethod(bounded_concat)
+
+    @staticmethod
+    def bounded_join(join: Callable[[Iterable[Any]], str], parts: tuple[Any, ...]) -> str:
+        total = sum(len(part) if isinstance(part, str) else len(str(part)) for part in parts)
+        if total > MAX_VALUE_LENGTH:
+            raise _too_long(total)
+        return join(parts)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

@@ -41,6 +41,15 @@ def _render_body(source: str) -> str:
         ("{{ range(10000)|join('x' * 1000) }}", "a string or list over the length bound"),
         ("{% set s = 'x' * 90000 %}{{ s ~ s }}", "output over the length bound"),
         (
+            "{% set s = 'x' * 90000 %}{% set a = s ~ s %}{% set b = a ~ a %}{{ b|length }}",
+            "a string or list over the length bound",
+        ),
+        (
+            "{% set s = 'x' * 90000 %}{% set x %}{% for i in range(10000) %}{{ s }}"
+            "{% endfor %}{% endset %}{{ x|length }}",
+            "a string or list over the length bound",
+        ),
+        (
             "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
             "rendering over the time bound",
         ),
@@ -54,7 +63,7 @@ def test_a_template_bomb_is_a_render_error_naming_the_bound(source: str, refusal
 
 def test_ordinary_arithmetic_repetition_and_loops_still_render() -> None:
     source = (
-        "{{ code }} {{ 2 ** 10 }} {{ 'ab' * 3 }} {{ '%05d' % 7 }} "
+        "{{ code ~ '!' }} {{ 2 ** 10 }} {{ 'ab' * 3 }} {{ '%05d' % 7 }} "
         "{% for i in range(3) %}{{ i }}{% endfor %} {{ first_name|center(7) }}"
     )
-    assert _render_body(source) == "12345678 1024 ababab 00007 012   Ada  "
+    assert _render_body(source) == "12345678! 1024 ababab 00007 012   Ada  "
