@@ -39,7 +39,10 @@ def _render_body(source: str) -> str:
         ("{{ '{:>999999999}'.format(1) }}", "str.format is not available in templates"),
         ("{{ ('x' * 50000)|replace('x', 'y' * 1000) }}", "a string or list over the length bound"),
         ("{{ range(10000)|join('x' * 1000) }}", "a string or list over the length bound"),
-        ("{% set s = 'x' * 90000 %}{{ s ~ s }}", "output over the length bound"),
+        (
+            "{% set s = 'x' * 90000 %}{% for i in range(2) %}{{ s }}{% endfor %}",
+            "output over the length bound",
+        ),
         (
             "{% set s = 'x' * 90000 %}{% set a = s ~ s %}{% set b = a ~ a %}{{ b|length }}",
             "a string or list over the length bound",
