@@ -148,8 +148,8 @@ def _check_string_method(text: str, name: str, arguments: tuple[Any, ...], kwarg
         size = _replace_size(text, arguments[0], arguments[1])
         if size > MAX_VALUE_LENGTH:
             raise _too_long(size)
-    if name == "join" and arguments:
-        parts = list(arguments[0])
+    if name == "join" and arguments and isinstance(arguments[0], list | tuple | str):
+        parts = arguments[0]  # materialised by the caller (see _listed)
         total = sum(len(str(part)) for part in parts) + len(text) * len(parts)
         if total > MAX_VALUE_LENGTH:
             raise _too_long(total)
@@ -159,6 +159,8 @@ def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., An
     """A filter whose padding, replacement and joining are checked before they run."""
 
     def checked(*arguments: Any, **kwargs: Any) -> Any:
+        if name == "join":
+            arguments = _listed(arguments)
         values = [value for value in arguments if not isinstance(value, _PASSED_STATE)]
         if values and isinstance(values[0], str):
             method = {"indent": "center", "format": ""}.get(name, name)
@@ -167,13 +169,34 @@ def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., An
                 _check_format(values[0], values[1:])
         if name == "join" and values:
             separator = values[1] if len(values) > 1 and isinstance(values[1], str) else ""
-            _check_string_method(separator, "join", (list(values[0]),), {})
+            _check_string_method(separator, "join", (values[0],), {})
         return check_length(original(*arguments, **kwargs))
 
     for attribute in ("jinja_pass_arg",):
         if hasattr(original, attribute):
             setattr(checked, attribute, getattr(original, attribute))
     return checked
+
+
+def _listed(arguments: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The first value argument as a list, so its size is known before a join consumes it
+    (a generator from ``map`` could otherwise be measured or joined, not both)."""
+    listed = list(arguments)
+    for index, value in enumerate(listed):
+        if not isinstance(value, _PASSED_STATE):
+            if not isinstance(value, (str, Sized)):
+                listed[index] = _take_bounded(value)
+            break
+    return tuple(listed)
+
+
+def _take_bounded(values: Iterable[Any]) -> list[Any]:
+    taken: list[Any] = []
+    for value in values:
+        taken.append(value)
+        if len(taken) > MAX_VALUE_LENGTH:
+            raise _too_long(len(taken))
+    return taken
 
 
 _CHECKED_FILTERS = ("center", "indent", "format", "replace", "join", "list")
@@ -252,6 +275,8 @@ class BoundedSandbox(SandboxedEnvironment):
             # ("{:>999999999}") cannot be bounded before it runs.
             raise TemplateBoundExceeded("str.format is not available in templates")
         if isinstance(owner, str):
+            if name == "join" and args:
+                args = (_take_bounded(args[0]), *args[1:])
             _check_string_method(owner, name, args, kwargs)
         elif name in _WIDTH_METHODS:
             _check_width_call(name, args, kwargs)

@@ -70,3 +70,8 @@ def test_ordinary_arithmetic_repetition_and_loops_still_render() -> None:
         "{% for i in range(3) %}{{ i }}{% endfor %} {{ first_name|center(7) }}"
     )
     assert _render_body(source) == "12345678! 1024 ababab 00007 012   Ada  "
+
+
+def test_joins_of_generators_still_join_every_item() -> None:
+    source = "{{ ['a', 'b']|map('upper')|join(',') }} {{ ', '.join(['x', 'y']|map('upper')) }}"
+    assert _render_body(source) == "A,B X, Y"
