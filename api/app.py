@@ -30,8 +30,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     attach_runtime(app, runtime)
     register_error_handlers(app)
-    app.before_request(refuse_hostile_input)
     install_observability(app, "api")
+    # After the correlation id is bound: a refused request is still logged and counted.
+    app.before_request(refuse_hostile_input)
     app.register_blueprint(health)
     app.register_blueprint(otp_requests)
     app.register_blueprint(openapi)
