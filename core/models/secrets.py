@@ -25,6 +25,9 @@ TARGET_SECRET_FIELDS: Mapping[str, tuple[str, ...]] = {
     "Console": (),
 }
 
+# Every field name that holds a secret, whichever the target.
+SECRET_FIELDS = frozenset(field for fields in TARGET_SECRET_FIELDS.values() for field in fields)
+
 
 class SealedText(TypeDecorator[str]):
     """Text encrypted at rest."""
@@ -36,7 +39,7 @@ class SealedText(TypeDecorator[str]):
         return None if value is None else secret_box().seal(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else secret_box().open(value)
+        return None if value is None else secret_box().open_or_keep(value)
 
 
 class TargetsWithSealedSecrets(TypeDecorator[dict[str, Any]]):
@@ -53,7 +56,7 @@ class TargetsWithSealedSecrets(TypeDecorator[dict[str, Any]]):
     def process_result_value(
         self, value: dict[str, Any] | None, dialect: Dialect
     ) -> dict[str, Any] | None:
-        return None if value is None else map_target_secrets(value, secret_box().open)
+        return None if value is None else map_target_secrets(value, secret_box().open_or_keep)
 
 
 def map_target_secrets(targets: Mapping[str, Any], change: Any) -> dict[str, Any]:

@@ -23,6 +23,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from core.platform.errors import SettingsError
 
 SEALED_PREFIX = "enc:v1:"
+NO_KEY_OPENS_IT = (
+    "a stored secret opens with none of the configured keys "
+    "(OTP_ENCRYPTION_KEYS must keep the old key until otp reencrypt-secrets ran)"
+)
 _KEY_INFO = b"otp-service secrets at rest v1"
 
 
@@ -57,10 +61,18 @@ class SecretBox:
         try:
             return self._fernet.decrypt(stored[len(SEALED_PREFIX) :].encode()).decode()
         except InvalidToken:
-            raise UnreadableSecret(
-                "a stored secret opens with none of the configured keys "
-                "(OTP_ENCRYPTION_KEYS must keep the old key until otp reencrypt-secrets ran)"
-            ) from None
+            raise UnreadableSecret(NO_KEY_OPENS_IT) from None
+
+    def open_or_keep(self, stored: str) -> str:
+        """The plaintext, or the sealed value itself when no key opens it.
+
+        Rows stay readable (a fan-out needs the sender, not its key); whatever would use
+        the secret sees it is still sealed (:func:`is_sealed`) and fails for that reason.
+        """
+        try:
+            return self.open(stored)
+        except UnreadableSecret:
+            return stored
 
     def reseal(self, stored: str) -> str:
         """The same secret sealed under the first key."""

@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.models import FAILED, PENDING, MessageSender, MessageSenderAssignment
+from core.platform.secret_box import SecretBox
 from core.platform.settings import Settings
-from tests.factories import make_buyer, make_client, make_delivery_config, make_user
+from tests.factories import (
+    make_buyer,
+    make_client,
+    make_delivery_config,
+    make_user,
+    make_webhook_sender,
+)
 from tests.integration.admin.conftest import AdminClient, error_of, make_admin_client
 from tests.integration.pipeline.conftest import PipelineFactory
 from tests.processes import free_port
@@ -210,3 +218,27 @@ def test_header_names_and_values_are_validated_at_save_time(admin: AdminClient) 
         json=http_target(CustomAuthHeaderName="X-Api-Key", CustomAuthHeaderValue="Bearer a b"),
     )
     assert accepted.status_code == 201, accepted.data
+
+
+def test_a_secret_no_configured_key_opens_fails_the_delivery_without_retries(
+    start_pipeline: PipelineFactory, receiver: WebhookReceiver, committed_session: Session
+) -> None:
+    client = make_client(committed_session, allow_any_buyer=True)
+    sender = make_webhook_sender(committed_session, url=receiver.url)
+    user = make_user(committed_session, buyer=make_buyer(committed_session))
+    committed_session.commit()
+    dropped_key = SecretBox([b"a-key-that-was-dropped-0123456789abcdef"])
+    committed_session.execute(
+        text("UPDATE message_senders SET shared_key = :key WHERE id = :id"),
+        {"key": dropped_key.seal("shared-key"), "id": sender.id},
+    )
+    committed_session.commit()
+    pipeline = start_pipeline()
+
+    pipeline.request(client.id, username=user.username)
+    delivery = pipeline.wait_for_delivery(lambda row: row.status != PENDING)
+
+    assert (delivery.status, delivery.attempts) == (FAILED, 0)
+    assert delivery.last_error is not None
+    assert delivery.last_error.startswith("a stored secret opens with none of the configured keys")
+    assert receiver.received == []
