@@ -15,7 +15,7 @@ def alembic_config(database_url: str, secret_keys: Sequence[bytes] = ()) -> Conf
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     config.attributes["database_url"] = database_url
-    # The keys that encrypt stored secrets (revision 0002 encrypts the rows it finds).
+    # The keys that encrypt stored secrets (revision 0003 encrypts the rows it finds).
     config.attributes["secret_keys"] = tuple(secret_keys)
     return config
 

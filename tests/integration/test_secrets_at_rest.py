@@ -113,7 +113,7 @@ def test_pg_dump_of_a_database_with_configured_senders_holds_none_of_their_secre
 
 def test_the_migration_encrypts_rows_stored_in_clear() -> None:
     with services.postgres_server_url() as server, services.fresh_database(server) as url:
-        migrations.upgrade(url, "0001")
+        migrations.upgrade(url, "0002")
         engine = make_engine(url)
         try:
             with engine.begin() as connection:

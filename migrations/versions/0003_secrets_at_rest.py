@@ -1,7 +1,7 @@
 """secrets at rest: SharedKeys and delivery target secrets encrypted
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from core.models.secrets import count_stored_secrets, rewrite_stored_secrets
 from core.platform.secret_box import SecretBox
 from core.platform.settings import load_settings
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
