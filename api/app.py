@@ -8,13 +8,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from api.admin import register_admin
 from api.errors import register_error_handlers
 from api.health import health
+from api.input_guard import refuse_hostile_input
 from api.me import me
 from api.observability import install_observability
 from api.openapi import openapi, registry_of
 from api.otp_requests import otp_requests
 from api.runtime import attach_runtime
 from api.token.schemas import token_operations
-from api.wire import refuse_nul_characters
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings, load_settings
 
@@ -30,8 +30,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     attach_runtime(app, runtime)
     register_error_handlers(app)
-    app.before_request(refuse_nul_characters)
     install_observability(app, "api")
+    # After the correlation id is bound: a refused request is still logged and counted.
+    app.before_request(refuse_hostile_input)
     app.register_blueprint(health)
     app.register_blueprint(otp_requests)
     app.register_blueprint(openapi)

@@ -162,7 +162,8 @@ class OpenApiRegistry:
                 answer["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
             responses[str(status)] = answer
         error_schema = refs[(ErrorBody, "serialization")]
-        statuses = set(operation.errors) | ({401, 403} if operation.secured else set())
+        # 400: the input guard refuses a malformed path, query or body on every route.
+        statuses = {400, *operation.errors} | ({401, 403} if operation.secured else set())
         for status in sorted(statuses):
             responses[str(status)] = {
                 "description": ERROR_DESCRIPTIONS.get(status, "Error"),

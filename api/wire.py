@@ -140,7 +140,10 @@ def parse_json_object(model: type[ModelT]) -> ModelT:
 
     Anything but a JSON object is one 400 with ``Field`` null; field problems name it.
     """
-    payload = request.get_json(force=True, silent=True)
+    try:
+        payload = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, RecursionError):
+        payload = None  # the input guard refuses deep nesting first; this is the backstop
     if not isinstance(payload, dict):
         raise InvalidRequest(
             "The request body must be a JSON object.",
@@ -150,54 +153,3 @@ def parse_json_object(model: type[ModelT]) -> ModelT:
         return model.model_validate(payload)
     except ValidationError as error:
         raise invalid_request(error) from None
-
-
-def refuse_nul_characters() -> None:
-    """``before_request``: U+0000 in a query value or anywhere in a JSON body is a 400.
-
-    PostgreSQL text and JSON columns cannot hold U+0000, so such a value would otherwise
-    travel to the database (or to a worker, for an OTP request) and fail there as a 500.
-    The value itself is never echoed back.
-    """
-    for name, value in request.args.items(multi=True):
-        if _NUL in name or _NUL in value:
-            raise _nul_refused(name)
-    body = request.get_data(cache=True)
-    if _NUL_ESCAPE not in body.lower() and _NUL.encode() not in body:
-        return
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return  # not JSON: the route's own parser answers with its 400
-    field = _path_to_nul(document, "")
-    if field is not None:
-        raise _nul_refused(field)
-
-
-_NUL = "\x00"
-_NUL_ESCAPE = b"\\u0000"
-
-
-def _nul_refused(field: str) -> InvalidRequest:
-    reason = "NUL characters (U+0000) are not allowed"
-    return InvalidRequest(f"{reason}.", data={"Field": field or None, "Reason": reason})
-
-
-def _path_to_nul(value: Any, path: str) -> str | None:
-    """The dotted path of the first string (or key) holding U+0000, if any."""
-    if isinstance(value, str):
-        return path if _NUL in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
-            if _NUL in str(key):
-                return here
-            found = _path_to_nul(item, here)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _path_to_nul(item, f"{path}.{index}" if path else str(index))
-            if found is not None:
-                return found
-    return None

@@ -243,6 +243,7 @@ class Stack:
                 "OTP_JWT_PRIVATE_KEY": f"@{self.jwt_key_path()}",
                 "OTP_IP_RATE_LIMIT": "0",  # wrk sends everything from one IP
                 "OTP_LOG_FORMAT": "json",
+                "OTP_BLOCKED_TARGET_NETWORKS": "none",  # the receiver is on loopback
                 "OTP_WORKER_METRICS_PORT": "0",
                 "PYTHONPATH": str(ROOT),
             }

@@ -24,7 +24,7 @@ def migrate(settings: Settings) -> None:
     assert settings.database_url is not None
     check_database_at(settings.database_url)
     try:
-        migrations.upgrade(settings.database_url)
+        migrations.upgrade(settings.database_url, secret_keys=settings.secrets_at_rest_keys)
     except OperationalError as error:
         raise ServiceUnavailable(f"database error during migration: {error.orig}") from None
 

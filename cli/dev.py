@@ -43,6 +43,8 @@ def dev_settings(folder: Path) -> Settings:
     env.setdefault("OTP_JWT_ALGORITHM", "ES256")
     env.setdefault("OTP_LOG_FORMAT", "text")
     env.setdefault("OTP_IP_RATE_LIMIT", "0")
+    # Dev mode delivers to receivers on this machine.
+    env.setdefault("OTP_BLOCKED_TARGET_NETWORKS", "none")
     return load_settings(env).replace(dev_mode=True)
 
 

@@ -88,6 +88,13 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return run_dev(port=args.port, demo=args.demo)
 
 
+def cmd_reencrypt_secrets(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.maintenance import reencrypt_secrets
+
+    reencrypt_secrets(settings)
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from cli.maintenance import purge
 
@@ -138,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--batch-size", type=_positive, default=1000, help="rows per transaction")
     purge.set_defaults(run=cmd_purge)
 
+    reencrypt = commands.add_parser(
+        "reencrypt-secrets",
+        help="re-encrypt every stored secret under the first OTP_ENCRYPTION_KEYS key",
+    )
+    reencrypt.set_defaults(run=cmd_reencrypt_secrets)
+
     dead = commands.add_parser("dead-letters", help="list or replay dead-lettered messages")
     dead.add_argument("action", choices=["list", "replay"])
     dead.add_argument("--queue", choices=ALL_QUEUES, help="one OTP queue (default: all)")
@@ -179,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Command = args.run
     try:
-        settings = load_settings() if getattr(args, "needs_settings", True) else Settings()
+        if getattr(args, "needs_settings", True):
+            settings = load_settings()
+            settings.refuse_weak_secret_key()  # `otp dev` makes its own random key
+        else:
+            settings = Settings()
         return run(args, settings)
     except (SettingsError, ServiceUnavailable) as error:
         print(f"otp {args.command}: {error}", file=sys.stderr)

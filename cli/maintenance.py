@@ -1,4 +1,4 @@
-"""``otp purge`` and ``otp dead-letters``: housekeeping an operator runs (or a cron job)."""
+"""Housekeeping an operator runs (or a cron job): purge, dead letters, re-encryption."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from core.messaging.routes import ALL_QUEUES
+from core.models.secrets import rewrite_stored_secrets
 from core.otp.purge import DEFAULT_BATCH_SIZE, purge_expired
 from core.platform.clock import Clock, SystemClock
 from core.platform.db import check_database, make_engine
+from core.platform.secret_box import SecretBox
 from core.platform.settings import Settings
 
 
@@ -59,3 +61,22 @@ def replay_dead_letters(
     assert settings.broker_url is not None
     per_queue = replay_all(settings.broker_url, queues or ALL_QUEUES, limit=limit)
     print(json.dumps({"replayed": sum(per_queue.values()), "queues": per_queue}))
+
+
+def reencrypt_secrets(settings: Settings) -> None:
+    """Reseal every stored secret under the first key; one JSON line with the row count.
+
+    Run after putting a new key first in ``OTP_ENCRYPTION_KEYS`` (old keys after it);
+    once it has run, the old keys can be dropped.
+    """
+    settings.require("database_url", "secret_key")
+    assert settings.database_url is not None
+    box = SecretBox(settings.secrets_at_rest_keys)
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        check_database(engine)
+        with engine.begin() as connection:
+            rewritten = rewrite_stored_secrets(connection, box.reseal)
+    finally:
+        engine.dispose()
+    print(json.dumps({"reencrypted_rows": rewritten}))

@@ -17,10 +17,17 @@ from core.messaging.routes import ALL_QUEUES
 from core.models import Base
 from core.platform.db import make_engine
 from core.platform.runtime import Runtime
+from core.platform.secret_box import install_secret_box
 from core.platform.settings import Settings, load_settings
 from tests import services
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_at_rest_key() -> None:
+    """Rows the tests write directly (factories) seal their secrets as the service does."""
+    install_secret_box([TEST_SECRET_KEY.encode()])
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +95,8 @@ def base_settings(jwt_private_key: str, **overrides: object) -> Settings:
             "OTP_SECRET_KEY": TEST_SECRET_KEY,
             "OTP_LOG_FORMAT": "text",
             "OTP_IP_RATE_LIMIT": "0",
+            # Tests deliver to receivers on loopback; the default policy has tests of its own.
+            "OTP_BLOCKED_TARGET_NETWORKS": "none",
         }
     ).replace(jwt_private_key=jwt_private_key)
     return settings.replace(**overrides) if overrides else settings

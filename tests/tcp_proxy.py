@@ -24,6 +24,7 @@ class TcpProxy:
         self._accepting: threading.Thread | None = None
         self._open_sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.accepted = 0  # connections accepted so far
 
     def open(self) -> None:
         listener = socket.socket()
@@ -81,6 +82,7 @@ class TcpProxy:
             except OSError:
                 return
             downstream.settimeout(None)
+            self.accepted += 1
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:

@@ -15,9 +15,10 @@ from typing import Any, TextIO
 import dramatiq
 from dramatiq.middleware import AgeLimit, Middleware, Retries
 
+from core.delivery.address_policy import AddressPolicy
 from core.delivery.attempts import Channel
 from core.delivery.channels.console import ConsoleChannel
-from core.delivery.channels.email import EmailChannel
+from core.delivery.channels.email import EmailChannel, SmtpEmailSender
 from core.delivery.channels.webhook import WebhookChannel
 from core.delivery.service import RetryPolicy
 from core.delivery.templates import MessageRenderer
@@ -51,9 +52,11 @@ class WorkerContext:
 
     def __post_init__(self) -> None:
         settings = self.runtime.settings
+        # Where webhooks and mail may connect (OTP_BLOCKED_TARGET_NETWORKS).
+        policy = AddressPolicy.of(settings)
         self.channels = {
-            WEBHOOK: WebhookChannel(settings.webhook_timeout, self.runtime.clock),
-            EMAIL: EmailChannel(),
+            WEBHOOK: WebhookChannel(settings.webhook_timeout, self.runtime.clock, policy),
+            EMAIL: EmailChannel(SmtpEmailSender(address_policy=policy)),
             CONSOLE: ConsoleChannel(self.console, dev_mode=settings.dev_mode),
         }
         self.publisher = BrokerDeliveryPublisher(self.runtime.broker)

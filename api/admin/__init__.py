@@ -17,7 +17,7 @@ def register_admin(app: Flask, runtime: Runtime) -> None:
     """Every admin collection and assignment list, with its OpenAPI operations."""
     hasher = PasswordHasher(runtime.settings.password_hash)
     collections = identity_collections(hasher, runtime.clock) + messaging_collections(
-        dev_mode=runtime.settings.dev_mode
+        runtime.settings
     )
     # Assignment lists first: their static paths must win over "<collection>/<objectID>".
     for assignments in all_assignments():

@@ -20,13 +20,38 @@ from api.admin.identity import Role
 from api.wire import Extended, ObjectId, Text, WireModel
 from core.admin.messaging import DeliveryConfigStore, DeliveryStore, MessageSenderStore
 from core.identity.authorization import check_elevated_roles
+from core.delivery.address_policy import AddressPolicy
 from core.identity.roles import MESSAGE_TYPES
 from core.models import DELIVERY_STATUSES
+from core.platform.settings import Settings
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")]
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Template = Annotated[str, StringConstraints(max_length=50_000)]
+# RFC 9110 5.1 and 5.5: a field name is a token; the value is sent as visible ASCII
+# (spaces inside), never CR, LF or NUL, which would end the header or the request.
+HeaderName = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+]
+HeaderValue = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=500, pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
+    ),
+]
+# SMTP AUTH PLAIN and LOGIN send ASCII (smtplib cannot encode anything else).
+SmtpCredential = Annotated[
+    str, StringConstraints(min_length=1, max_length=500, pattern=r"^[\x20-\x7e]+$")
+]
+# One line: a From with CR or LF would add headers of its own.
+SingleLine = Annotated[
+    str, StringConstraints(min_length=3, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+HostName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]]+$")
+]
+# The source's length is checked with the template itself (MessageSenders.TemplateError).
+Template = str
 
 
 def _known_message_type(name: str) -> str:
@@ -98,8 +123,12 @@ class HttpTargetView(WebhookTargetView):
 
 
 class HttpTarget(WebhookTarget):
-    custom_auth_header_name: Text | None = None
-    custom_auth_header_value: Secret | None = Field(default=None, description="Write-only.")
+    custom_auth_header_name: HeaderName | None = Field(
+        default=None, description="An RFC 9110 token, such as Authorization."
+    )
+    custom_auth_header_value: HeaderValue | None = Field(
+        default=None, description="Write-only. Visible ASCII (spaces inside), one line."
+    )
 
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
@@ -114,13 +143,11 @@ class SmtpTargetView(WireModel):
 
 
 class SmtpTarget(WireModel):
-    host: Name
+    host: HostName
     port: int = Field(default=587, ge=1, le=65535)
-    username: Text | None = None
-    password: Secret | None = Field(default=None, description="Write-only.")
-    from_address: Annotated[str, StringConstraints(min_length=3, max_length=255)] = Field(
-        alias="From"
-    )
+    username: SmtpCredential | None = None
+    password: SmtpCredential | None = Field(default=None, description="Write-only. ASCII.")
+    from_address: SingleLine = Field(alias="From")
     security: SmtpSecurity = "starttls"
 
 
@@ -200,12 +227,13 @@ class DeliveryListParams(ListParams):
     )
 
 
-def messaging_collections(*, dev_mode: bool) -> list[Collection]:
+def messaging_collections(settings: Settings) -> list[Collection]:
+    policy = AddressPolicy.of(settings)
     return [
         Collection(
             name="MessageSender",
             path="/v1/messagesenders",
-            store=MessageSenderStore(),
+            store=MessageSenderStore(address_policy=policy),
             read_model=MessageSender,
             write_model=MessageSenderWrite,
             resource="MessageSender",
@@ -214,7 +242,7 @@ def messaging_collections(*, dev_mode: bool) -> list[Collection]:
         Collection(
             name="DeliveryConfig",
             path="/v1/integrations/deliveryconfig",
-            store=DeliveryConfigStore(allow_console=dev_mode),
+            store=DeliveryConfigStore(allow_console=settings.dev_mode, address_policy=policy),
             read_model=DeliveryConfig,
             write_model=DeliveryConfigWrite,
             resource="DeliveryConfig",

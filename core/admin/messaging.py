@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
-import jinja2
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import Session
 
 from core.admin.assignments import AssignmentStore
 from core.admin.collections import CollectionStore, without_nulls
 from core.admin.list_filters import Fields
+from core.delivery.address_policy import AddressPolicy
+from core.delivery.templates import check_template_overrides
 from core.models import (
     Buyer,
     Delivery,
@@ -20,20 +22,11 @@ from core.models import (
     MessageSenderAssignment,
     User,
 )
+from core.models.secrets import TARGET_SECRET_FIELDS
 from core.platform.errors import InUse, InvalidRequest
 
-# Which fields of each delivery target are secrets: stored, never returned, and kept
-# when a PUT or PATCH leaves them out.
-TARGET_SECRETS: Mapping[str, tuple[str, ...]] = {
-    "MessageSender": ("Secret",),
-    "Http": ("Secret", "CustomAuthHeaderValue"),
-    "Smtp": ("Password",),
-    "Console": (),
-}
 # Webhook targets sign every message, so they cannot work without a secret.
 _SIGNED_TARGETS = ("MessageSender", "Http")
-
-_TEMPLATE_SYNTAX = jinja2.Environment(autoescape=True)
 
 
 class MessageSenderStore(CollectionStore[MessageSender]):
@@ -49,6 +42,9 @@ class MessageSenderStore(CollectionStore[MessageSender]):
         "DateCreated": MessageSender.created_at,
     }
     search_fields = ("ID", "Name", "Description")
+
+    def __init__(self, *, address_policy: AddressPolicy | None = None) -> None:
+        self.address_policy = address_policy or AddressPolicy(blocked=())
 
     def apply(self, session: Session, row: MessageSender, values: Mapping[str, Any]) -> None:
         fields = dict(values)
@@ -78,14 +74,9 @@ class MessageSenderStore(CollectionStore[MessageSender]):
                     data={"Field": "SharedKey"},
                     error_code="MessageSenders.SharedKeyRequired",
                 )
-        for name, source in (row.template_overrides or {}).items():
-            try:
-                _TEMPLATE_SYNTAX.parse(source)
-            except jinja2.TemplateSyntaxError as error:
-                raise InvalidRequest(
-                    f"TemplateOverrides {name}: line {error.lineno}: {error.message}",
-                    data={"Field": f"TemplateOverrides.{name}"},
-                ) from None
+        if row.url:
+            refuse_blocked_host(self.address_policy, url_host(row.url), "URL")
+        check_template_overrides(row.template_overrides or {})
 
 
 class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
@@ -99,8 +90,9 @@ class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
     }
     search_fields = ("ID", "Name")
 
-    def __init__(self, *, allow_console: bool) -> None:
+    def __init__(self, *, allow_console: bool, address_policy: AddressPolicy | None = None) -> None:
         self.allow_console = allow_console
+        self.address_policy = address_policy or AddressPolicy(blocked=())
 
     def apply(self, session: Session, row: DeliveryConfig, values: Mapping[str, Any]) -> None:
         fields = dict(values)
@@ -139,12 +131,39 @@ class DeliveryConfigStore(CollectionStore[DeliveryConfig]):
                 error_code="DeliveryConfig.ConsoleTargetNotAllowed",
             )
         for name in _SIGNED_TARGETS:
+            if name in targets:
+                host = url_host(str(targets[name].get("Endpoint") or ""))
+                field = f"DeliveryTargets.{name}.Endpoint"
+                refuse_blocked_host(self.address_policy, host, field)
+        if "Smtp" in targets:
+            host = str(targets["Smtp"].get("Host") or "")
+            refuse_blocked_host(self.address_policy, host, "DeliveryTargets.Smtp.Host")
+        for name in _SIGNED_TARGETS:
             if name in targets and not targets[name].get("Secret"):
                 raise InvalidRequest(
                     f"DeliveryTargets.{name}.Secret is required: webhooks are signed with it.",
                     data={"Field": f"DeliveryTargets.{name}.Secret"},
                     error_code="DeliveryConfig.SecretRequired",
                 )
+
+
+def url_host(url: str) -> str:
+    """The host of an endpoint URL as written (``[::1]`` → ``::1``); empty if it has none."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def refuse_blocked_host(policy: AddressPolicy, host: str, field: str) -> None:
+    """400 when ``host`` is written as an address (or ``localhost``) in a blocked network.
+
+    Names are checked again on every connection, after resolution: this only spares an
+    admin a target that could never deliver.
+    """
+    refusal = policy.literal_refusal(host)
+    if refusal is not None:
+        raise InvalidRequest(f"{field}: {refusal}.", data={"Field": field, "Reason": refusal})
 
 
 def merge_target_secrets(stored: Mapping[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,7 +174,7 @@ def merge_target_secrets(stored: Mapping[str, Any], incoming: Mapping[str, Any])
             continue
         target = dict(given)
         previous = stored.get(name) or {}
-        for secret in TARGET_SECRETS.get(name, ()):
+        for secret in TARGET_SECRET_FIELDS.get(name, ()):
             if target.get(secret) is None and previous.get(secret) is not None:
                 target[secret] = previous[secret]
         merged[name] = target

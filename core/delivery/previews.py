@@ -20,6 +20,7 @@ from core.delivery.templates import (
     MessageRenderer,
     RenderedMessage,
     TemplateRenderError,
+    check_template_overrides,
 )
 from core.models import BUYER, User
 from core.platform.errors import InvalidRequest
@@ -68,6 +69,8 @@ def preview_otp_message(
         raise InvalidRequest(
             "Locale is not a language tag such as fr or fr-CA.", data={"Field": "Locale"}
         )
+    if overrides is not None:
+        check_template_overrides(overrides)
     sources = dict(sender.template_overrides or {}) if overrides is None else dict(overrides)
     recipient = sample_recipient(locale)
     context = otp_template_context(

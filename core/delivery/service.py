@@ -40,9 +40,11 @@ from core.models import (
     OneTimePassword,
     User,
 )
+from core.models.secrets import SECRET_FIELDS
 from core.otp.codes import derive_code
 from core.platform.clock import Clock, iso_utc
 from core.platform.db import transaction
+from core.platform.secret_box import NO_KEY_OPENS_IT, is_sealed
 from core.platform.settings import Settings
 
 _MAX_ERROR_LENGTH = 500
@@ -201,6 +203,10 @@ def _prepare(
     where = target_settings(sender, loaded.DeliveryConfig, delivery.target)
     if where is None:
         return f"the sender's {delivery.target} target is no longer configured or enabled"
+    secrets = (where.get(field) for field in SECRET_FIELDS)
+    if any(isinstance(secret, str) and is_sealed(secret) for secret in secrets):
+        # Sealed under a key no longer configured: no retry can send it.
+        return NO_KEY_OPENS_IT
     settings.require("secret_key")
     assert settings.secret_key is not None
     code = derive_code(settings.secret_key, otp.nonce, settings.otp_length)

@@ -19,10 +19,22 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import (
+    BaseLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+)
 
 from core.delivery.locales import TEMPLATE_SUFFIX, template_files_for
+from core.delivery.template_bounds import (
+    MAX_SOURCE_CHARS,
+    BoundedSandbox,
+    TemplateBoundExceeded,
+    render_bounded,
+)
 from core.platform.errors import InvalidRequest
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -82,12 +94,13 @@ class MessageRenderer:
     ) -> str:
         environment = self._html if part.endswith(".html") else self._text
         try:
-            template: Template
             if isinstance(source, str) and source:
                 template = self._compile_override(environment is self._html, source)
-            else:
-                template = environment.get_template(file_name)
-            return template.render(**context)
+                return render_bounded(template, dict(context))
+            return environment.get_template(file_name).render(**context)
+        except TemplateBoundExceeded as error:
+            # The bound's own message names the bound, never a value.
+            raise TemplateRenderError(f"{part}: {error}") from None
         except TemplateSyntaxError as error:
             # A syntax error describes the template source, which holds no code.
             raise TemplateRenderError(f"{part}: line {error.lineno}: {error.message}") from None
@@ -98,11 +111,11 @@ class MessageRenderer:
         return (self._html if html else self._text).from_string(source)
 
 
-def _environment(loader: FileSystemLoader, *, autoescape: bool) -> SandboxedEnvironment:
+def _environment(loader: BaseLoader | None, *, autoescape: bool) -> BoundedSandbox:
     # StrictUndefined: a misspelt variable fails loudly instead of sending a blank code.
     # auto_reload=False: the files ship with the code, so each is compiled once per
     # process instead of checked on disk for every message.
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         loader=loader,
         autoescape=autoescape,
         undefined=StrictUndefined,
@@ -140,15 +153,54 @@ def _template_names(folder: Path) -> frozenset[str]:
     )
 
 
+# Every variable a OneTimePassword template may use, with sample values: a saved override
+# is tried once with them, so a template bomb is refused when saved, not on every worker.
+_TRIAL_CONTEXT: dict[str, object] = {
+    "code": "12345678",
+    "username": "sample.user",
+    "first_name": "Sam",
+    "last_name": "Sample",
+    "email": "sample.user@example.com",
+    "client_id": "SAMPLE-CLIENT-ID",
+    "app_name": "Sample Storefront",
+    "expires_at": "2030-01-01T00:00:00Z",
+    "expires_in_minutes": 10,
+    "environment": "Production",
+}
+
+
 def check_template_overrides(overrides: Mapping[str, object]) -> None:
-    """Reject overrides that are not the three known parts or do not compile (admin API)."""
-    environment = SandboxedEnvironment(autoescape=True)
+    """Refuse overrides that are unknown parts, too long, do not compile or pass a bound.
+
+    ``400 MessageSenders.TemplateError`` naming the part; admin API, at save time.
+    """
     for part, source in overrides.items():
+        if source is None:
+            continue
         if part not in PARTS:
-            raise InvalidRequest(f"unknown template part {part!r}", data=list(PARTS))
+            raise _template_error(part, f"unknown template part {part!r}")
         if not isinstance(source, str):
-            raise InvalidRequest(f"template {part} must be a string", data=part)
+            raise _template_error(part, f"template {part} must be a string")
+        if len(source) > MAX_SOURCE_CHARS:
+            raise _template_error(part, f"{part}: over {MAX_SOURCE_CHARS} characters")
+        environment = _environment(None, autoescape=part.endswith(".html"))
         try:
-            environment.parse(source)
-        except TemplateError as error:
-            raise InvalidRequest(f"template {part} does not compile: {error.message}") from None
+            template = environment.from_string(source)
+        except TemplateSyntaxError as error:
+            raise _template_error(part, f"{part}: line {error.lineno}: {error.message}") from None
+        except TemplateError:
+            raise _template_error(part, f"{part}: does not compile") from None
+        try:
+            render_bounded(template, _TRIAL_CONTEXT)
+        except TemplateBoundExceeded as error:
+            raise _template_error(part, f"{part}: {error}") from None
+        except Exception:  # noqa: S110 - other failures depend on data; the preview shows them
+            pass
+
+
+def _template_error(part: str, message: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"template error in {message}",
+        data={"Field": f"TemplateOverrides.{part}"},
+        error_code="MessageSenders.TemplateError",
+    )

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, JsonDocument, UTCDateTime, utcnow
+from core.models.secrets import SealedText, TargetsWithSealedSecrets
 
 ONE_TIME_PASSWORD = "OneTimePassword"  # noqa: S105 - a MessageType name, not a secret
 
@@ -30,7 +31,7 @@ class DeliveryConfig(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    delivery_targets: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    delivery_targets: Mapped[dict[str, Any]] = mapped_column(TargetsWithSealedSecrets, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -42,7 +43,7 @@ class MessageSender(Base):
     message_types: Mapped[list[str]] = mapped_column(JsonDocument, default=list)
     description: Mapped[str | None] = mapped_column(String(2000))
     url: Mapped[str | None] = mapped_column(String(2000))
-    shared_key: Mapped[str | None] = mapped_column(String(500))
+    shared_key: Mapped[str | None] = mapped_column(SealedText)
     delivery_config_id: Mapped[str | None] = mapped_column(
         ForeignKey("delivery_configs.id", ondelete="SET NULL"), index=True
     )

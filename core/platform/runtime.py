@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.platform.clock import Clock, SystemClock
 from core.platform.db import make_engine, make_session_factory
+from core.platform.secret_box import install_secret_box
 from core.platform.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,6 +26,12 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     engine_override: Engine | None = None
     broker_override: dramatiq.Broker | None = None
+
+    def __post_init__(self) -> None:
+        # Stored secrets are sealed and opened with these keys (core.platform.secret_box).
+        keys = self.settings.secrets_at_rest_keys
+        if keys:
+            install_secret_box(keys)
 
     @cached_property
     def engine(self) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -12,6 +13,24 @@ from pathlib import Path
 from typing import Literal
 
 from core.platform.errors import SettingsError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# OTP_BLOCKED_TARGET_NETWORKS unset: loopback, link-local (cloud metadata at
+# 169.254.169.254 included), unspecified and multicast, IPv4 and IPv6. Private (RFC 1918)
+# ranges stay allowed: subscribers inside the marketplace's own network are common.
+DEFAULT_BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "224.0.0.0/4",
+        "::1/128",
+        "fe80::/10",
+        "::/128",
+        "ff00::/8",
+    )
+)
 
 JwtAlgorithm = Literal["ES256", "RS256", "EdDSA"]
 LogFormat = Literal["json", "text"]
@@ -72,7 +91,28 @@ class Settings:
     log_format: LogFormat = "json"
     audit_retention: int = 30 * 86400
     worker_metrics_port: int = 9191
+    blocked_target_networks: tuple[IPNetwork, ...] = DEFAULT_BLOCKED_NETWORKS
+    encryption_keys: tuple[bytes, ...] = ()
     dev_mode: bool = False
+
+    @property
+    def secrets_at_rest_keys(self) -> tuple[bytes, ...]:
+        """``OTP_ENCRYPTION_KEYS`` (the first one writes), else ``OTP_SECRET_KEY``."""
+        if self.encryption_keys:
+            return self.encryption_keys
+        return (self.secret_key,) if self.secret_key else ()
+
+    def refuse_weak_secret_key(self) -> None:
+        """Outside dev mode, stop with one line if OTP_SECRET_KEY is a known or weak value.
+
+        OTP lookup hashes, code derivation, refresh-token HMACs and (without
+        OTP_ENCRYPTION_KEYS) the encryption of stored secrets all rest on it.
+        """
+        if self.dev_mode or self.secret_key is None:
+            return
+        reason = weak_secret_key_reason(self.secret_key.decode())
+        if reason is not None:
+            raise SettingsError(f"OTP_SECRET_KEY {reason}; generate one with {_KEY_COMMAND}")
 
     def require(self, *names: str) -> None:
         """Stop with one line naming the first required setting that is missing."""
@@ -96,7 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read every ``OTP_*`` variable; raise :class:`SettingsError` naming a bad one."""
     env = os.environ if environ is None else environ
     reader = _Reader(env)
-    secret = reader.text("OTP_SECRET_KEY")
+    secret = _read_file_value("OTP_SECRET_KEY", reader.text("OTP_SECRET_KEY"))
     if secret is not None and len(secret) < 32:
         raise SettingsError("OTP_SECRET_KEY must be at least 32 characters")
     return Settings(
@@ -129,6 +169,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_port=reader.integer(
             "OTP_WORKER_METRICS_PORT", 9191, minimum=0, maximum=65535
         ),
+        blocked_target_networks=parse_blocked_networks(reader.text("OTP_BLOCKED_TARGET_NETWORKS")),
+        encryption_keys=parse_encryption_keys(reader.text("OTP_ENCRYPTION_KEYS")),
     )
 
 
@@ -189,6 +231,34 @@ def _check_range(name: str, value: float, minimum: float | None, maximum: float 
         raise SettingsError(f"{name} must be at most {maximum}, got {value}")
 
 
+_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# Values published in this repository's examples and docs, and their obvious variants.
+_KNOWN_SECRET_KEYS = frozenset({"change-me-change-me-change-me-change-me"})
+_PLACEHOLDER_WORDS = ("change-me", "changeme", "replace-me", "example", "secret-key-here")
+MIN_DISTINCT_SECRET_CHARACTERS = 12
+
+
+def weak_secret_key_reason(secret: str) -> str | None:
+    """Why ``secret`` is not fit for production, or None."""
+    lowered = secret.lower()
+    if secret in _KNOWN_SECRET_KEYS or any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "is the example value (or a placeholder)"
+    if len(set(secret)) < MIN_DISTINCT_SECRET_CHARACTERS:
+        return f"has fewer than {MIN_DISTINCT_SECRET_CHARACTERS} distinct characters"
+    return None
+
+
+def _read_file_value(name: str, raw: str | None) -> str | None:
+    """``@/path/to/file`` is the file's content, stripped (compose's generated secret key)."""
+    if raw is None or not raw.startswith("@"):
+        return raw
+    path = Path(raw[1:])
+    try:
+        return path.read_text().strip() or None
+    except OSError as error:
+        raise SettingsError(f"{name}: cannot read {path}: {error.strerror}") from None
+
+
 def _read_key(raw: str | None) -> str | None:
     """A PEM given inline, or ``@/path/to/key.pem``."""
     if raw is None or not raw.startswith("@"):
@@ -220,6 +290,39 @@ def parse_password_hash(raw: str | None) -> Argon2Parameters:
             "(m=19456,t=2,p=1 or an equivalent)"
         )
     return Argon2Parameters(memory_cost=memory, time_cost=time_cost, parallelism=lanes)
+
+
+def parse_encryption_keys(raw: str | None) -> tuple[bytes, ...]:
+    """Comma-separated keys of at least 32 characters each; the first one encrypts."""
+    if raw is None:
+        return ()
+    keys = tuple(entry.strip() for entry in raw.split(",") if entry.strip())
+    for position, key in enumerate(keys, start=1):
+        if len(key) < 32:
+            raise SettingsError(
+                f"OTP_ENCRYPTION_KEYS: key {position} must be at least 32 characters"
+            )
+    return tuple(key.encode() for key in keys)
+
+
+def parse_blocked_networks(raw: str | None) -> tuple[IPNetwork, ...]:
+    """Comma-separated CIDR networks; unset is the default list, ``none`` allows all."""
+    if raw is None:
+        return DEFAULT_BLOCKED_NETWORKS
+    if raw.lower() == "none":
+        return ()
+    networks: list[IPNetwork] = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                "OTP_BLOCKED_TARGET_NETWORKS must be comma-separated networks such as "
+                f"127.0.0.0/8,10.0.0.0/8, or none; got {entry!r}"
+            ) from None
+    return tuple(networks)
 
 
 _RATE_RE = re.compile(r"^(\d{1,9})\s*/\s*(second|minute|hour)$")

@@ -31,6 +31,7 @@ def api_env(database_url: str, broker_url: str, jwt_private_key: str) -> dict[st
         OTP_SECRET_KEY=TEST_SECRET_KEY,
         OTP_JWT_PRIVATE_KEY=jwt_private_key,
         OTP_LOG_FORMAT="json",
+        OTP_BLOCKED_TARGET_NETWORKS="none",
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env

@@ -95,9 +95,8 @@ def local_service(
     env.update(env_example())
     env.update({key: str(value) for key, value in spec.get("environment", {}).items()})
     env.update(overrides)
-    env["OTP_JWT_PRIVATE_KEY"] = env["OTP_JWT_PRIVATE_KEY"].replace(
-        SECRETS_IN_COMPOSE, str(key_dir)
-    )
+    for key_file_setting in ("OTP_JWT_PRIVATE_KEY", "OTP_SECRET_KEY"):
+        env[key_file_setting] = env[key_file_setting].replace(SECRETS_IN_COMPOSE, str(key_dir))
     command = [part.replace(SECRETS_IN_COMPOSE, str(key_dir)) for part in spec["command"]]
     command[0] = shutil.which(command[0], path=env["PATH"]) or command[0]
     service = LocalService(name, command, env)
@@ -193,7 +192,11 @@ def test_every_compose_command_starts_passes_its_health_check_and_serves_one_otp
     tmp_path: Path, compose_database: str, clean_broker: str, receiver: WebhookReceiver
 ) -> None:
     specs = compose_services()
-    overrides = {"OTP_DATABASE_URL": compose_database, "OTP_BROKER_URL": clean_broker}
+    overrides = {
+        "OTP_DATABASE_URL": compose_database,
+        "OTP_BROKER_URL": clean_broker,
+        "OTP_BLOCKED_TARGET_NETWORKS": "none",  # the receiver listens on loopback
+    }
     made = {
         name: local_service(name, specs[name], overrides=overrides, key_dir=tmp_path)
         for name in ("keys", "migrate", *LONG_RUNNING)

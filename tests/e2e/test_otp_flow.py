@@ -93,6 +93,7 @@ def deployment(
         "OTP_IP_RATE_LIMIT": "0",
         "OTP_LOG_FORMAT": "json",
         "OTP_WORKER_METRICS_PORT": "0",
+        "OTP_BLOCKED_TARGET_NETWORKS": "none",  # the receivers listen on loopback
     }
     api_port, token_port = free_port(), free_port()
     api_base, token_base = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{token_port}"

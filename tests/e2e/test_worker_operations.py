@@ -39,6 +39,7 @@ def test_one_worker_metrics_port_sums_dramatiq_and_domain_metrics_of_every_proce
         OTP_BROKER_URL=broker_url,
         OTP_WORKER_METRICS_PORT=str(port),
         OTP_LOG_FORMAT="json",
+        OTP_BLOCKED_TARGET_NETWORKS="none",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
     )
     publisher = build_broker(settings)

@@ -37,6 +37,7 @@ def worker_env(database_url: str, clean_broker: str) -> dict[str, str]:
         "OTP_BROKER_URL": clean_broker,
         "OTP_SECRET_KEY": TEST_SECRET_KEY,
         "OTP_LOG_FORMAT": "text",
+        "OTP_BLOCKED_TARGET_NETWORKS": "none",
         "OTP_WORKER_METRICS_PORT": str(free_port()),  # not 9191: other runs may hold it
     }
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from core.delivery.address_policy import AddressPolicy
 from core.delivery.attempts import AttemptResult, Channel, OtpMessage
 from core.delivery.channels.webhook import WebhookChannel
 from core.delivery.service import DeliveryOutcome, OutcomeStatus, deliver_otp
@@ -26,6 +27,9 @@ from tests.factories import (
     make_webhook_sender,
 )
 from tests.integration.pipeline.conftest import TEST_RETRY_POLICY
+
+# The receivers listen on loopback, which the default policy blocks.
+ALLOW_LOOPBACK = AddressPolicy(blocked=())
 
 
 class RecordingChannel:
@@ -133,7 +137,7 @@ def test_an_endpoint_no_retry_can_mend_fails_at_once(
     runtime: Runtime, issued: tuple[str, str]
 ) -> None:
     delivery_id, _ = issued
-    channel = WebhookChannel(timeout=2, clock=FrozenClock())
+    channel = WebhookChannel(timeout=2, clock=FrozenClock(), policy=ALLOW_LOOPBACK)
     try:
         outcome = _deliver(runtime, delivery_id, channel)
     finally:

@@ -6,8 +6,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.health import READINESS_CACHE_SECONDS
 from core.platform.runtime import Runtime
 from core.platform.settings import Settings
+from tests.doubles import FrozenClock
+from tests.tcp_proxy import proxy_to
 
 
 @pytest.fixture
@@ -43,3 +46,24 @@ def test_unknown_routes_and_methods_answer_with_the_error_body(api_client: Flask
     wrong_method = client.delete("/healthz")
     assert wrong_method.status_code == 405
     assert wrong_method.json["Errors"][0]["ErrorCode"] == "MethodNotAllowed"
+
+
+def test_readyz_reuses_its_probe_briefly_instead_of_a_broker_connection_per_call(
+    settings: Settings,
+) -> None:
+    clock = FrozenClock()
+    with proxy_to(settings.broker_url or "") as proxy:
+        proxied = settings.replace(broker_url=proxy.url_for(settings.broker_url or ""))
+        runtime = Runtime(proxied, clock=clock)
+        client = create_app(runtime=runtime).test_client()
+        try:
+            answers = [client.get("/readyz").status_code for _ in range(5)]
+            connections_after_burst = proxy.accepted
+            clock.advance(READINESS_CACHE_SECONDS + 0.5)
+            later = client.get("/readyz").status_code
+        finally:
+            runtime.close()
+    assert answers == [200] * 5
+    assert connections_after_burst == 1
+    assert later == 200
+    assert proxy.accepted == 2

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import TEST_SECRET_KEY
 from tests.processes import Process, free_port, otp_command, wait_until_healthy
 
 SERVICE_SECRET_KEY = "reliability-secret-key-0123456789abcdef-0123"
@@ -37,8 +38,11 @@ def service_env(
             "OTP_DATABASE_URL": database_url,
             "OTP_BROKER_URL": broker_url,
             "OTP_SECRET_KEY": SERVICE_SECRET_KEY,
+            # Stored secrets are sealed by the test process (factories), with its key.
+            "OTP_ENCRYPTION_KEYS": TEST_SECRET_KEY,
             "OTP_JWT_PRIVATE_KEY": jwt_private_key,
             "OTP_LOG_FORMAT": "json",
+            "OTP_BLOCKED_TARGET_NETWORKS": "none",  # receivers listen on loopback
             "OTP_IP_RATE_LIMIT": "0",
             "PYTHONUNBUFFERED": "1",
         }

@@ -145,7 +145,11 @@ def test_every_env_example_variable_is_a_setting_and_every_setting_is_listed(
             self.read.add(key)
             return super().get(key, default)
 
-    environ = Recording(env_example, OTP_JWT_PRIVATE_KEY="inline-pem-for-this-test")
+    environ = Recording(
+        env_example,
+        OTP_JWT_PRIVATE_KEY="inline-pem-for-this-test",
+        OTP_SECRET_KEY="inline-secret-for-this-test-0123456789abcdef",
+    )
     environ.read = set()
     load_settings(environ)
     assert set(env_example) == environ.read

@@ -16,6 +16,7 @@ from contextlib import suppress
 from email.message import EmailMessage
 from typing import Any
 
+from core.delivery.address_policy import AddressPolicy, BlockedDestination
 from core.delivery.attempts import AttemptResult, AttemptStatus, OtpMessage
 from core.delivery.mail import (
     SmtpTarget,
@@ -91,8 +92,12 @@ class SmtpEmailSender:
         timeout: float = SMTP_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        # Which relay addresses may be connected to (OTP_BLOCKED_TARGET_NETWORKS);
+        # none given allows every address (tests of the SMTP conversation itself).
+        self.address_policy = address_policy or AddressPolicy(blocked=())
         self.timeout = timeout
         # Certificates are verified against the system's CAs unless a context is given.
         self.ssl_context = ssl_context or ssl.create_default_context()
@@ -131,8 +136,15 @@ class SmtpEmailSender:
             )
         try:
             self._transmit(target, message, recipient)
+        except BlockedDestination as error:
+            return AttemptResult.failed(str(error))
         except OSError as error:  # smtplib's and ssl's exceptions are OSErrors too
             return _failure_result(error, hidden, self.timeout)
+        except UnicodeError as error:
+            # Raised before anything is sent (a non-ASCII credential): no retry fixes it.
+            return AttemptResult.failed(
+                f"{type(error).__name__}: the credentials or addresses cannot be encoded"
+            )
         return AttemptResult.delivered(_DELIVERED_CODE)
 
     def _transmit(self, target: SmtpTarget, message: EmailMessage, recipient: str) -> None:
@@ -150,17 +162,49 @@ class SmtpEmailSender:
             smtp.close()
 
     def _connect(self, target: SmtpTarget) -> smtplib.SMTP:
+        smtp: _PolicedSMTP | _PolicedSMTPSSL
         if target.security == "tls":
-            return smtplib.SMTP_SSL(
-                target.host,
-                target.port,
-                local_hostname=self.local_hostname,
-                timeout=self.timeout,
-                context=self.ssl_context,
+            smtp = _PolicedSMTPSSL(
+                local_hostname=self.local_hostname, timeout=self.timeout, context=self.ssl_context
             )
-        return smtplib.SMTP(
-            target.host, target.port, local_hostname=self.local_hostname, timeout=self.timeout
-        )
+        else:
+            smtp = _PolicedSMTP(local_hostname=self.local_hostname, timeout=self.timeout)
+        smtp.address_policy = self.address_policy
+        # What SMTP(host) sets before connecting: STARTTLS and implicit TLS check the
+        # relay's certificate against this name, not against the address connected to.
+        smtp._host = target.host
+        # What smtplib.SMTP(host, port) does, with the policy in place before connecting.
+        code, reply = smtp.connect(target.host, target.port)
+        if code != _GREETING_CODE:
+            smtp.close()
+            raise smtplib.SMTPConnectError(code, reply)
+        return smtp
+
+
+_GREETING_CODE = 220
+
+
+class _PolicedSMTP(smtplib.SMTP):
+    """Connects to the address the policy allows; TLS still checks the host's name."""
+
+    address_policy: AddressPolicy
+    _host: str  # smtplib's own: the name TLS verifies
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        address = self.address_policy.resolve(host, port)
+        connected: socket.socket = super()._get_socket(address, port, timeout)  # type: ignore[misc]
+        return connected
+
+
+class _PolicedSMTPSSL(smtplib.SMTP_SSL):
+    address_policy: AddressPolicy
+    _host: str  # smtplib's own: the name TLS verifies
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # SMTP_SSL wraps the socket with server_hostname=self._host, the relay's name.
+        address = self.address_policy.resolve(host, port)
+        connected: socket.socket = super()._get_socket(address, port, timeout)  # type: ignore[misc]
+        return connected
 
 
 def _failure_result(

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from core.delivery.template_bounds import MAX_SOURCE_CHARS
 from tests.factories import make_email_sender
 from tests.integration.admin.conftest import AdminClient, error_of
 
@@ -104,3 +105,55 @@ def test_bad_input_gets_the_contract_s_400_or_404(
     missing = admin.post("/v1/messagesenders/nope/preview")
     assert (missing.status_code, error_of(missing)["ErrorCode"]) == (404, "NotFound")
     assert admin.request("POST", path).status_code == 401
+
+
+BOMB = "{{ ('x' * 200000000)|length }}"
+
+
+def test_a_template_bomb_is_a_400_template_error_on_preview_and_on_save(
+    admin: AdminClient, committed_session: Session
+) -> None:
+    sender_id = _sender(committed_session)
+    preview = admin.post(
+        f"/v1/messagesenders/{sender_id}/preview", json={"TemplateOverrides": {"body.txt": BOMB}}
+    )
+    saved = admin.patch(
+        f"/v1/messagesenders/{sender_id}", json={"TemplateOverrides": {"body.txt": BOMB}}
+    )
+    cpu = admin.patch(
+        f"/v1/messagesenders/{sender_id}",
+        json={"TemplateOverrides": {"subject.txt": "{{ 9 ** (9 ** 9) }}"}},
+    )
+
+    for response in (preview, saved, cpu):
+        assert response.status_code == 400
+        assert error_of(response)["ErrorCode"] == "MessageSenders.TemplateError"
+    assert error_of(saved) == {
+        "ErrorCode": "MessageSenders.TemplateError",
+        "Message": "template error in body.txt: a string or list over the length bound",
+        "Data": {"Field": "TemplateOverrides.body.txt"},
+    }
+    assert error_of(cpu)["Data"] == {"Field": "TemplateOverrides.subject.txt"}
+    committed_session.expire_all()
+    stored = admin.get(f"/v1/messagesenders/{sender_id}").get_json()
+    assert stored["TemplateOverrides"]["body.txt"] is None
+
+
+def test_a_template_source_over_the_bound_is_refused_on_save_and_on_preview(
+    admin: AdminClient, committed_session: Session
+) -> None:
+    sender_id = _sender(committed_session)
+    long_source = "x" * (MAX_SOURCE_CHARS + 1)
+    for response in (
+        admin.patch(
+            f"/v1/messagesenders/{sender_id}", json={"TemplateOverrides": {"body.txt": long_source}}
+        ),
+        admin.post(
+            f"/v1/messagesenders/{sender_id}/preview",
+            json={"TemplateOverrides": {"body.txt": long_source}},
+        ),
+    ):
+        assert response.status_code == 400
+        assert error_of(response)["Message"] == (
+            f"template error in body.txt: over {MAX_SOURCE_CHARS} characters"
+        )

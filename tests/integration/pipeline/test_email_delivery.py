@@ -192,3 +192,26 @@ def test_a_user_without_an_email_address_fails_with_a_clear_error(
 
     assert (delivery.status, delivery.last_error) == (FAILED, "the user has no email address")
     assert smtp_sink.received == []
+
+
+def test_a_stored_template_bomb_fails_its_delivery_once_without_a_retry(
+    start_pipeline: PipelineFactory, smtp_sink: SmtpSink, committed_session: Session
+) -> None:
+    # Stored directly (the admin API refuses it at save time), as an older row could be.
+    client = make_client(committed_session, allow_any_buyer=True)
+    make_email_sender(
+        committed_session,
+        smtp=smtp_sink.smtp_target(),
+        template_overrides={"body.txt": "{{ ('x' * 200000000)|length }}"},
+    )
+    user = make_user(committed_session, buyer=make_buyer(committed_session))
+    committed_session.commit()
+    pipeline = start_pipeline()
+
+    failed = _deliver_to(pipeline, client.id, user)
+
+    assert (failed.status, failed.attempts) == (FAILED, 0)
+    assert failed.last_error == (
+        "template error in body.txt: a string or list over the length bound"
+    )
+    assert smtp_sink.received == []

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
+from core.delivery.address_policy import AddressPolicy
 from core.delivery.channels.webhook import WebhookChannel
 from core.delivery.service import OutcomeStatus, deliver_otp
 from core.delivery.templates import MessageRenderer
@@ -34,6 +35,9 @@ from tests.processes import free_port
 from tests.webhook_receiver import WebhookReceiver
 
 WHSEC_KEY = "whsec_" + base64.b64encode(b"a-32-byte-standard-webhooks-key!").decode()
+
+# The receivers listen on loopback, which the default policy blocks.
+ALLOW_LOOPBACK = AddressPolicy(blocked=())
 
 
 def _oc_hash(key: str, body: bytes) -> str:
@@ -210,7 +214,7 @@ def test_retry_after_sets_the_next_attempt_and_past_the_expiry_it_expires_the_de
             clock=runtime.clock,
         )
     delivery_id = issued.deliveries[0].id
-    channel = WebhookChannel(timeout=5, clock=runtime.clock)
+    channel = WebhookChannel(timeout=5, clock=runtime.clock, policy=ALLOW_LOOPBACK)
 
     def attempt() -> str | int | None:
         """One delivery attempt through the service the actor calls."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.delivery.address_policy import AddressPolicy
 from core.delivery.channels.webhook import HttpxWebhookTransport
 from core.platform.correlation import (
     bind_correlation_id,
@@ -27,6 +28,9 @@ from core.platform.logging import (
 )
 from core.platform.settings import LogFormat
 from tests.webhook_receiver import WebhookReceiver
+
+# The receivers listen on loopback, which the default policy blocks.
+ALLOW_LOOPBACK = AddressPolicy(blocked=())
 
 
 class CapturedLog:
@@ -200,7 +204,7 @@ def test_webhook_urls_stay_out_of_the_log_httpx_writes_none_at_info() -> None:
     saved_levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
     stream = io.StringIO()
     receiver = WebhookReceiver()
-    transport = HttpxWebhookTransport(timeout=5.0)
+    transport = HttpxWebhookTransport(timeout=5.0, policy=ALLOW_LOOPBACK)
     try:
         configure_logging("json", stream=stream)
         answer = transport.post(f"{receiver.url}/hook?token=url-token-s3cret", b"{}", {})
