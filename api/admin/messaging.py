@@ -19,8 +19,8 @@ from api.admin.collection import Collection, ListParams
 from api.admin.identity import Role
 from api.wire import Extended, ObjectId, Text, WireModel
 from core.admin.messaging import DeliveryConfigStore, DeliveryStore, MessageSenderStore
-from core.identity.authorization import check_elevated_roles
 from core.delivery.address_policy import AddressPolicy
+from core.identity.authorization import check_elevated_roles
 from core.identity.roles import MESSAGE_TYPES
 from core.models import DELIVERY_STATUSES
 from core.platform.settings import Settings

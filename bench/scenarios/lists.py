@@ -168,10 +168,26 @@ def plans(population: Population, call: Call) -> str:
         engine.dispose()
 
 
+BENCH_ADMIN = "bench-admin"
+
+
+def add_bench_admin(connection: psycopg.Connection) -> None:
+    """The admin user the benchmark's token speaks for: the admin API checks it exists."""
+    connection.execute(
+        "INSERT INTO users (id, username, user_type, first_name, last_name, active, xp,"
+        " failed_login_attempts, locked, created_at, token_version)"
+        " VALUES (%s, %s, 'admin', '', '', true, '{}', 0, false, now(), 0)"
+        " ON CONFLICT DO NOTHING",
+        (BENCH_ADMIN, BENCH_ADMIN),
+    )
+
+
 def admin_token(ctx: Context) -> str:
     keys = TokenKeys(load_settings(ctx.stack.environment()))
     return keys.issue_access_token(
-        username="bench-admin",
+        username=BENCH_ADMIN,
+        user_id=BENCH_ADMIN,
+        token_version=0,
         client_id=ctx.client_id,
         user_type="admin",
         roles=["BuyerUserReader"],
@@ -208,6 +224,7 @@ def run_lists(ctx: Context, command: str) -> Report:
     with ctx.stack.connect(url) as connection:
         seed.seed_marketplace(connection, client_id=ctx.client_id, webhook_url=ctx.receiver.url)
         took = seed_list_users(connection, users, ctx.password_hash)
+        add_bench_admin(connection)
         size = connection.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('users'))"
         ).fetchone()
