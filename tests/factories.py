@@ -118,7 +118,7 @@ def make_profile(
     marketplace: bool = False,
 ) -> SecurityProfile:
     """A security profile assigned to a user, a buyer, or (``marketplace=True``) at
-    marketplace level, which reaches admin users only (README, "Token handler")."""
+    marketplace level, which reaches admin users only (docs/http-api.md, "Roles")."""
     profile = SecurityProfile(
         id=_next("profile"), name="Profile", roles=roles, password_config=password_config or {}
     )

@@ -142,6 +142,6 @@ def run_memory(ctx: Context, command: str) -> Report:
         report.usage.append(run.usage)
         report.notes.append(
             f"Errors ({name}): intake {run.intake.errors}, grants {run.grants.errors} (grants "
-            "stop succeeding once the seeded OTPs are used up; memory is what is measured)."
+            "stop succeeding once their seeded OTPs are used up; memory is what is measured)."
         )
     return report

@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.reliability)
 
 
-# -- figures: what the README's table reports --------------------------------------------
+# -- figures: what the table of tests/reliability/README.md reports ----------------------
 @dataclass
 class Figures:
     """Numbers the tests measured, written as JSON when ``OTP_RELIABILITY_FIGURES`` is set."""
