@@ -15,7 +15,7 @@ from api.runtime import current_runtime
 from api.wire import Extended, WireModel
 from core.models import Buyer, User
 from core.platform.db import transaction
-from core.platform.errors import NotFound
+from core.platform.errors import Unauthorized
 
 me = Blueprint("me", __name__)
 
@@ -56,7 +56,6 @@ document(
         "The user the token speaks for",
         "Me",
         responses={200: MeUser},
-        errors=(404,),
     ),
 )
 
@@ -75,11 +74,8 @@ def get_me() -> Response:
     principal = current_principal()
     with transaction(current_runtime().sessions) as session:
         user = session.get(User, principal.user_id)
-        if user is None:
-            raise NotFound(
-                "No user for this token.",
-                data={"ObjectType": "User", "ObjectID": principal.user_id},
-            )
+        if user is None:  # deleted since another process's session cache last looked
+            raise Unauthorized("The token's user no longer exists.")
         body = MeUser.model_validate(
             {
                 "id": user.id,

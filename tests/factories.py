@@ -7,9 +7,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core.auth.tokens import TokenKeys
+from core.identity.bootstrap import bootstrap_admin
 from core.identity.passwords import PasswordHasher
 from core.models import (
     ADMIN,
@@ -32,6 +34,7 @@ from core.models import (
 )
 from core.otp.codes import derive_code, lookup_hash, new_nonce
 from core.platform.ids import new_client_id, new_uuid
+from core.platform.runtime import Runtime
 from core.platform.settings import Argon2Parameters, Settings
 
 _counter = itertools.count(1)
@@ -365,3 +368,22 @@ def make_users(session: Session, count: int, *, buyer: Buyer, prefix: str) -> li
     session.add_all(users)
     session.flush()
     return users
+
+
+def bootstrapped_admin_headers(runtime: Runtime, engine: Engine, username: str) -> dict[str, str]:
+    """JSON headers with a FullAccess token of an admin made by ``otp bootstrap``'s code
+    (committed, so api processes and other sessions see it)."""
+    with Session(engine) as session, session.begin():
+        client_id = bootstrap_admin(session, hasher(), username=username, password="p" * 16)
+    token = TokenKeys(runtime.settings).issue_access_token(
+        username=username,
+        user_id=username,  # bootstrap gives the admin its username as ID
+        token_version=0,
+        client_id=client_id,
+        user_type=ADMIN,
+        roles=["FullAccess"],
+        token_id=_next("jti"),
+        now=datetime.now(UTC),
+        lifetime=timedelta(minutes=5),
+    )
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

@@ -122,6 +122,7 @@ def origin(
         "OTP_IP_RATE_LIMIT": "0",
         "OTP_LOG_FORMAT": "json",
         "OTP_WORKER_METRICS_PORT": "0",
+        "OTP_BLOCKED_TARGET_NETWORKS": "none",  # the SDK script's webhook is on loopback
     }
     api_port, token_port = free_port(), free_port()
     api, token = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{token_port}"

@@ -7,33 +7,18 @@ each once answered 500 (a ``RecursionError`` or PostgreSQL refusing the value).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from api.input_guard import MAX_JSON_DEPTH, json_depth_exceeds
-from core.auth.tokens import TokenKeys
-from core.identity.bootstrap import bootstrap_admin
 from core.platform.runtime import Runtime
-from tests.factories import hasher
+from tests.factories import bootstrapped_admin_headers
 
 
 def _full_access(runtime: Runtime, engine: Engine) -> dict[str, str]:
-    with Session(engine) as session, session.begin():
-        client_id = bootstrap_admin(session, hasher(), username="hostile-admin", password="p" * 16)
-    token = TokenKeys(runtime.settings).issue_access_token(
-        username="hostile-admin",
-        client_id=client_id,
-        user_type="admin",
-        roles=["FullAccess"],
-        token_id="hostile",
-        now=datetime.now(UTC),
-        lifetime=timedelta(minutes=5),
-    )
-    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return bootstrapped_admin_headers(runtime, engine, "hostile-admin")
 
 
 def _invalid_request(response: object) -> dict[str, object]:

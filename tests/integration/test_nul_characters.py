@@ -6,34 +6,17 @@ value, a query value or the public OTP request reached PostgreSQL and came back 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.auth.tokens import TokenKeys
-from core.identity.bootstrap import bootstrap_admin
 from core.models import Buyer
 from core.platform.runtime import Runtime
-from tests.factories import hasher
+from tests.factories import bootstrapped_admin_headers
 
 
 def _full_access(runtime: Runtime, engine: Engine) -> dict[str, str]:
-    with Session(engine) as session, session.begin():
-        client_id = bootstrap_admin(session, hasher(), username="nul-admin", password="p" * 16)
-    token = TokenKeys(runtime.settings).issue_access_token(
-        username="nul-admin",
-        user_id="nul-admin",  # bootstrap gives the admin its username as ID
-        token_version=0,
-        client_id=client_id,
-        user_type="admin",
-        roles=["FullAccess"],
-        token_id="nul",
-        now=datetime.now(UTC),
-        lifetime=timedelta(minutes=5),
-    )
-    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return bootstrapped_admin_headers(runtime, engine, "nul-admin")
 
 
 def _refusal(response: object) -> dict[str, object]:
