@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.identity.bootstrap import bootstrap_admin
@@ -29,7 +33,9 @@ def migrate(settings: Settings) -> None:
         raise ServiceUnavailable(f"database error during migration: {error.orig}") from None
 
 
-def bootstrap(settings: Settings, *, username: str, password: str, email: str | None) -> str:
+@contextmanager
+def command_engine(settings: Settings) -> Iterator[Engine]:
+    """A one-connection engine for one CLI command, checked to answer, disposed after."""
     settings.require("database_url")
     assert settings.database_url is not None
     engine = make_engine(
@@ -39,13 +45,20 @@ def bootstrap(settings: Settings, *, username: str, password: str, email: str | 
     )
     try:
         check_database(engine)
-        with transaction(make_session_factory(engine)) as session:
-            return bootstrap_admin(
-                session,
-                PasswordHasher(settings.password_hash),
-                username=username,
-                password=password,
-                email=email,
-            )
+        yield engine
     finally:
         engine.dispose()
+
+
+def bootstrap(settings: Settings, *, username: str, password: str, email: str | None) -> str:
+    with (
+        command_engine(settings) as engine,
+        transaction(make_session_factory(engine)) as session,
+    ):
+        return bootstrap_admin(
+            session,
+            PasswordHasher(settings.password_hash),
+            username=username,
+            password=password,
+            email=email,
+        )

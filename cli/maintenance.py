@@ -6,11 +6,11 @@ import json
 import sys
 from collections.abc import Sequence
 
+from cli.database import command_engine
 from core.messaging.routes import ALL_QUEUES
 from core.models.secrets import rewrite_stored_secrets
 from core.otp.purge import DEFAULT_BATCH_SIZE, purge_expired
 from core.platform.clock import Clock, SystemClock
-from core.platform.db import check_database, make_engine
 from core.platform.secret_box import SecretBox
 from core.platform.settings import Settings
 
@@ -19,15 +19,7 @@ def purge(
     settings: Settings, *, batch_size: int = DEFAULT_BATCH_SIZE, clock: Clock | None = None
 ) -> None:
     """Print one JSON line with how many rows each sweep touched."""
-    settings.require("database_url")
-    assert settings.database_url is not None
-    engine = make_engine(
-        settings.database_url,
-        pool_size=1,
-        prepared_statements=settings.database_prepared_statements,
-    )
-    try:
-        check_database(engine)
+    with command_engine(settings) as engine:
         report = purge_expired(
             engine,
             now=(clock or SystemClock()).now(),
@@ -35,8 +27,6 @@ def purge(
             throttle_window=settings.otp_throttle_window,
             batch_size=batch_size,
         )
-    finally:
-        engine.dispose()
     print(json.dumps(report.as_dict()))
 
 
@@ -70,13 +60,7 @@ def reencrypt_secrets(settings: Settings) -> None:
     once it has run, the old keys can be dropped.
     """
     settings.require("database_url", "secret_key")
-    assert settings.database_url is not None
     box = SecretBox(settings.secrets_at_rest_keys)
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        check_database(engine)
-        with engine.begin() as connection:
-            rewritten = rewrite_stored_secrets(connection, box.reseal)
-    finally:
-        engine.dispose()
+    with command_engine(settings) as engine, engine.begin() as connection:
+        rewritten = rewrite_stored_secrets(connection, box.reseal)
     print(json.dumps({"reencrypted_rows": rewritten}))
