@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -25,6 +26,37 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# Ports the machine's own services use: never handed out.
+_RESERVED_PORTS = {4369, 5432, 5672, 15672, 15692, 25672}
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def ports_below_ephemeral_range(count: int) -> list[int]:
+    """Free ports no outgoing connection can be given: for a listener that stops and
+    must listen on the same port again (a fault proxy, a restarted broker node)."""
+    low = 20000
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    chooser = random.Random()
+    ports: list[int] = []
+    while len(ports) < count:
+        port = chooser.randrange(low, ephemeral_low - 1)
+        if port not in _RESERVED_PORTS and port not in ports and _port_is_free(port):
+            ports.append(port)
+    return ports
 
 
 class Process(subprocess.Popen[bytes]):

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.processes import ports_below_ephemeral_range
+
 _POLL_SECONDS = 0.1
 
 
@@ -18,7 +20,8 @@ class TcpProxy:
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = 0
+        # Below the ephemeral range: no outgoing connection takes it while the proxy is shut.
+        self.port = ports_below_ephemeral_range(1)[0]
         self._listener: socket.socket | None = None
         self._stop = threading.Event()
         self._accepting: threading.Thread | None = None
@@ -32,7 +35,6 @@ class TcpProxy:
         listener.bind(("127.0.0.1", self.port))
         listener.listen(16)
         listener.settimeout(_POLL_SECONDS)
-        self.port = listener.getsockname()[1]
         self._listener = listener
         self._stop.clear()
         self._accepting = threading.Thread(target=self._accept_loop, daemon=True)

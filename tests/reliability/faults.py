@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.processes import ports_below_ephemeral_range
+
 _CHUNK = 64 * 1024
-
-
-def _reserve_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class FaultProxy:
@@ -34,7 +28,7 @@ class FaultProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target_host = target_host
         self.target_port = target_port
-        self.port = _reserve_port()
+        self.port = ports_below_ephemeral_range(1)[0]
         self.connections_accepted = 0
         self.connections_cut = 0
         self._loop = asyncio.new_event_loop()

@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,13 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.processes import ports_below_ephemeral_range
+
 RABBITMQ_BIN = Path(os.environ.get("OTP_TEST_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 PASSWORD = "otp-cluster-password"  # every user's; the cluster listens on loopback only
 STARTUP_TIMEOUT = 180
 
 _LOOPBACK_DISTRIBUTION = "-kernel inet_dist_use_interface {127,0,0,1}"
-# Ports the machine's own services use: never handed to a test node.
-_RESERVED_PORTS = {4369, 5432, 5672, 15672, 15692, 25672}
 
 
 def available() -> str | None:
@@ -42,33 +40,6 @@ def available() -> str | None:
         if not (RABBITMQ_BIN / tool).exists():
             return f"{RABBITMQ_BIN / tool} not found (set OTP_TEST_RABBITMQ_BIN)"
     return None
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _ports_below_ephemeral_range(count: int, taken: set[int]) -> list[int]:
-    low = 20000
-    try:
-        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral_low = 32768
-    chooser = random.Random()
-    ports: list[int] = []
-    while len(ports) < count:
-        port = chooser.randrange(low, ephemeral_low - 1)
-        if port in _RESERVED_PORTS or port in taken or port in ports:
-            continue
-        if _port_is_free(port):
-            ports.append(port)
-    return ports
 
 
 @dataclass(eq=False)  # hashable by identity: sets of nodes
@@ -255,7 +226,7 @@ def rabbitmq_cluster(size: int = 3) -> Iterator[RabbitCluster]:
     cookie.write_text(secrets.token_hex(20).upper())
     cookie.chmod(0o400)
     token = secrets.token_hex(3)
-    ports = _ports_below_ephemeral_range(2 * size, set())
+    ports = ports_below_ephemeral_range(2 * size)
     nodes = [
         RabbitNode(
             name=f"otp-c{index + 1}-{token}@localhost",
