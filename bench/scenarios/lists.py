@@ -264,8 +264,8 @@ def run_lists(ctx: Context, command: str) -> Report:
         f"{WARM_UP_CALLS} warm-up calls, then {TIMED_CALLS} timed; figures are the median.",
     ]
     report.notes += [
-        "The machine was shared with other engineers' builds and tests while this ran: "
-        "every figure is an upper bound of what the code needs on an idle host.",
+        "Each call's time includes whatever else the machine ran meanwhile (see the load "
+        "average and CPU pressure above): on a busy host every figure is an upper bound.",
         "Plans: EXPLAIN (ANALYZE, BUFFERS) of the count and of the page, built by the api's "
         "own store (`UserStore.list_statement`, `page_statements`) for each call, run after "
         "its timed calls.",
