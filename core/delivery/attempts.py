@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.delivery.context import Recipient, SenderRecord
 from core.delivery.templates import RenderedMessage
-from core.models import MessageSender, User
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class OtpMessage:
     request_id: str
     target: str
     target_settings: dict[str, Any]
-    sender: MessageSender
-    user: User
+    sender: SenderRecord
+    user: Recipient
     client_id: str
     code: str
     expires_at: datetime

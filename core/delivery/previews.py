@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from core.admin.messaging import MessageSenderStore
+from core.delivery.context import Recipient
 from core.delivery.locales import normalize_locale
 from core.delivery.service import otp_template_context
 from core.delivery.templates import (
@@ -22,7 +23,6 @@ from core.delivery.templates import (
     TemplateRenderError,
     check_template_overrides,
 )
-from core.models import BUYER, User
 from core.platform.errors import InvalidRequest
 from core.platform.settings import Settings
 
@@ -36,15 +36,16 @@ def sample_code(length: int) -> str:
     return (_SAMPLE_DIGITS * (length // len(_SAMPLE_DIGITS) + 1))[:length]
 
 
-def sample_recipient(locale: str | None) -> User:
-    """A made-up buyer user, never added to a session."""
-    return User(
+def sample_recipient(locale: str | None) -> Recipient:
+    """A made-up buyer user."""
+    return Recipient(
         id="sample-user",
-        user_type=BUYER,
+        buyer_id=None,
         username="sample.user",
         first_name="Sam",
         last_name="Sample",
         email="sample.user@example.com",
+        phone=None,
         active=True,
         xp={"Locale": locale} if locale else {},
     )

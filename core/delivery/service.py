@@ -16,10 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.delivery.attempts import AttemptResult, AttemptStatus, Channel, OtpMessage
+from core.delivery.context import (
+    DeliveryContext,
+    DeliveryRecord,
+    OtpRecord,
+    Recipient,
+    lock_delivery,
+)
 from core.delivery.locales import recipient_locale
 from core.delivery.targets import target_settings
 from core.delivery.templates import (
@@ -27,19 +34,7 @@ from core.delivery.templates import (
     MessageRenderer,
     TemplateRenderError,
 )
-from core.models import (
-    DELIVERED,
-    EXPIRED,
-    FAILED,
-    PENDING,
-    ApiClient,
-    Base,
-    Delivery,
-    DeliveryConfig,
-    MessageSender,
-    OneTimePassword,
-    User,
-)
+from core.models import DELIVERED, EXPIRED, FAILED, PENDING, Base, Delivery
 from core.models.secrets import SECRET_FIELDS
 from core.otp.codes import derive_code
 from core.platform.clock import Clock, iso_utc
@@ -89,10 +84,6 @@ class RetryPolicy:
         return jittered
 
 
-# A delivery row with its context; outer-joined, so all but the delivery may be None.
-_Loaded = tuple[Delivery, OneTimePassword, User, MessageSender, DeliveryConfig, str]
-
-
 def deliver_otp(
     sessions: sessionmaker[Session],
     delivery_id: str,
@@ -108,41 +99,26 @@ def deliver_otp(
     Two statements: the locked row with its context, then its outcome.
     """
     with transaction(sessions) as session:
-        loaded = session.execute(_WITH_CONTEXT, {"delivery_id": delivery_id}).first()
-        if loaded is None or loaded.Delivery.status != PENDING:
+        connection = session.connection()  # Core statements: no ORM layer on this path
+        loaded = lock_delivery(connection, delivery_id)
+        if loaded is None or loaded.delivery.status != PENDING:
             return DeliveryOutcome(OutcomeStatus.SKIPPED)
-        row = _LockedRow(session, loaded.Delivery)
-        otp = loaded.OneTimePassword
+        row = _LockedRow(connection, loaded.delivery)
+        otp = loaded.otp
         now = clock.now()
         if otp is None or otp.expires_at <= now:
             return row.finish(OutcomeStatus.EXPIRED, now, error="the OTP expired before delivery")
         if otp.used_at is not None:
             return row.finish(OutcomeStatus.EXPIRED, now, error="the OTP was used before delivery")
-        prepared = _prepare(loaded, settings=settings, now=now, renderer=renderer)
+        prepared = _prepare(loaded, otp, settings=settings, now=now, renderer=renderer)
         if isinstance(prepared, str):
             return row.finish(OutcomeStatus.FAILED, now, error=prepared)
         result = channel.send(prepared)
         return _record(row, otp, result, clock.now(), retry_policy)
 
 
-# The delivery row, locked, with all a send needs: OTP, user, sender, config, app name.
-# SKIP LOCKED: a duplicate message for a row another worker is sending right now finds
-# nothing and does nothing; that worker records the outcome. Outer joins: a row whose
-# OTP, user or sender is gone is still found, and fails or expires for that reason.
-# Built once: building and keying a statement costs more CPU than running it.
-_WITH_CONTEXT: Select[*_Loaded] = (
-    select(Delivery, OneTimePassword, User, MessageSender, DeliveryConfig, ApiClient.app_name)
-    .outerjoin(OneTimePassword, OneTimePassword.id == Delivery.otp_id)
-    .outerjoin(User, User.id == Delivery.user_id)
-    .outerjoin(MessageSender, MessageSender.id == Delivery.sender_id)
-    .outerjoin(DeliveryConfig, DeliveryConfig.id == MessageSender.delivery_config_id)
-    .outerjoin(ApiClient, ApiClient.id == Delivery.client_id)
-    .where(Delivery.id == bindparam("delivery_id"))
-    .with_for_update(of=Delivery, skip_locked=True)
-)
-# An attempt's outcome, in one UPDATE of the locked row: a Core statement, because the
-# ORM's unit of work (or its bulk UPDATE) costs more CPU than the statement itself. The
-# SET clause comes from the parameters' column names.
+# An attempt's outcome, in one UPDATE of the locked row. The SET clause comes from the
+# parameters' column names.
 _SAVE_OUTCOME = update(Base.metadata.tables[Delivery.__tablename__]).where(
     Delivery.id == bindparam("delivery_id")
 )
@@ -152,8 +128,8 @@ _SAVE_OUTCOME = update(Base.metadata.tables[Delivery.__tablename__]).where(
 class _LockedRow:
     """The delivery row this transaction locked, and how its outcome is written."""
 
-    session: Session
-    delivery: Delivery
+    connection: Connection
+    delivery: DeliveryRecord
 
     def finish(
         self,
@@ -187,20 +163,22 @@ class _LockedRow:
             "delivered_at": now if status == DELIVERED else None,
             "updated_at": now,
         }
-        self.session.connection().execute(_SAVE_OUTCOME, parameters)  # Core: no ORM layer
+        self.connection.execute(_SAVE_OUTCOME, parameters)
 
 
 def _prepare(
-    loaded: Row[*_Loaded], *, settings: Settings, now: datetime, renderer: MessageRenderer
+    loaded: DeliveryContext,
+    otp: OtpRecord,
+    *,
+    settings: Settings,
+    now: datetime,
+    renderer: MessageRenderer,
 ) -> OtpMessage | str:
     """The message to send, or why it cannot be sent any more."""
-    delivery: Delivery = loaded.Delivery
-    otp: OneTimePassword = loaded.OneTimePassword
-    user: User | None = loaded.User
-    sender: MessageSender | None = loaded.MessageSender
+    delivery, user, sender = loaded.delivery, loaded.user, loaded.sender
     if user is None or sender is None:
         return "the user or the message sender no longer exists"
-    where = target_settings(sender, loaded.DeliveryConfig, delivery.target)
+    where = target_settings(sender, loaded.config, delivery.target)
     if where is None:
         return f"the sender's {delivery.target} target is no longer configured or enabled"
     secrets = (where.get(field) for field in SECRET_FIELDS)
@@ -213,7 +191,7 @@ def _prepare(
     context = otp_template_context(
         user=user,
         client_id=delivery.client_id,
-        app_name=loaded.app_name or "",
+        app_name=loaded.app_name,
         code=code,
         expires_at=otp.expires_at,
         now=now,
@@ -245,7 +223,7 @@ def _prepare(
 
 def otp_template_context(
     *,
-    user: User,
+    user: Recipient,
     client_id: str,
     app_name: str,
     code: str,
@@ -271,7 +249,7 @@ def otp_template_context(
 
 def _record(
     row: _LockedRow,
-    otp: OneTimePassword,
+    otp: OtpRecord,
     result: AttemptResult,
     now: datetime,
     policy: RetryPolicy,

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core.messaging.routes import CONSOLE, EMAIL, WEBHOOK
-from core.models import DeliveryConfig, MessageSender
 
 LEGACY_TARGET = "Legacy"  # MessageSender.URL + SharedKey
 CONFIG_TARGETS = {"MessageSender": WEBHOOK, "Http": WEBHOOK, "Smtp": EMAIL, "Console": CONSOLE}
+
+
+class SenderFields(Protocol):
+    """A message sender as far as its targets go: the ORM model or a delivery's record."""
+
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def shared_key(self) -> str | None: ...
+    @property
+    def delivery_config_id(self) -> str | None: ...
+
+
+class ConfigFields(Protocol):
+    """A delivery config as far as its targets go: the ORM model or a delivery's record."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def delivery_targets(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -21,7 +42,7 @@ class SenderTarget:
 
 
 def sender_targets(
-    sender: MessageSender, config: DeliveryConfig | None, *, dev_mode: bool
+    sender: SenderFields, config: ConfigFields | None, *, dev_mode: bool
 ) -> list[SenderTarget]:
     """The targets a sender delivers to now; none when its delivery config is disabled.
 
@@ -43,7 +64,7 @@ def sender_targets(
 
 
 def target_settings(
-    sender: MessageSender, config: DeliveryConfig | None, target: str
+    sender: SenderFields, config: ConfigFields | None, target: str
 ) -> dict[str, Any] | None:
     """A target's settings (Endpoint, Secret, ...) as they are now; None if it is gone."""
     if target == LEGACY_TARGET:

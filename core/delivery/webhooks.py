@@ -18,7 +18,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from core.delivery.attempts import AttemptResult, OtpMessage
-from core.models import ONE_TIME_PASSWORD, User
+from core.delivery.context import Recipient
+from core.models import ONE_TIME_PASSWORD
 from core.platform.clock import iso_utc
 
 _MESSAGE_TYPE_PLACEHOLDER = re.compile(re.escape("{messagetype}"), re.IGNORECASE)
@@ -93,7 +94,7 @@ def webhook_payload(message: OtpMessage) -> dict[str, Any]:
     }
 
 
-def recipient(user: User) -> dict[str, Any]:
+def recipient(user: Recipient) -> dict[str, Any]:
     return {
         "ID": user.id,
         "Username": user.username,

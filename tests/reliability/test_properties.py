@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.delivery.context import Recipient
 from core.delivery.service import otp_template_context
 from core.delivery.templates import OTP_TEMPLATE_FOLDER, PARTS, MessageRenderer, TemplateRenderError
 from core.messaging.events import OtpRequested
-from core.models import User
 from core.platform.errors import InvalidRequest, SettingsError
 from core.platform.settings import Settings, load_settings
 
@@ -180,7 +180,17 @@ codes = st.integers(min_value=6, max_value=12).flatmap(
 
 def _context(code: str, first_name: str, username: str) -> dict[str, object]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    user = User(username=username or "u", first_name=first_name, last_name="L", email=None)
+    user = Recipient(
+        id="u",
+        buyer_id=None,
+        username=username or "u",
+        first_name=first_name,
+        last_name="L",
+        email=None,
+        phone=None,
+        active=True,
+        xp={},
+    )
     return otp_template_context(
         user=user,
         client_id="client",
