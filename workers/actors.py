@@ -65,7 +65,7 @@ def deliver(context: WorkerContext, channel: str, delivery_id: str) -> None:
     """One attempt at one delivery through ``channel``; a retry is rescheduled by dramatiq."""
     runtime = context.runtime
     outcome = deliver_otp(
-        runtime.sessions,
+        runtime.engine,
         delivery_id,
         channel=context.channels[channel],
         settings=runtime.settings,

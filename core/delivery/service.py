@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, bindparam, update
 
 from core.delivery.attempts import AttemptResult, AttemptStatus, Channel, OtpMessage
 from core.delivery.context import (
@@ -38,7 +37,6 @@ from core.models import DELIVERED, EXPIRED, FAILED, PENDING, Base, Delivery
 from core.models.secrets import SECRET_FIELDS
 from core.otp.codes import derive_code
 from core.platform.clock import Clock, iso_utc
-from core.platform.db import transaction
 from core.platform.secret_box import NO_KEY_OPENS_IT, is_sealed
 from core.platform.settings import Settings
 
@@ -85,7 +83,7 @@ class RetryPolicy:
 
 
 def deliver_otp(
-    sessions: sessionmaker[Session],
+    database: Engine,
     delivery_id: str,
     *,
     channel: Channel,
@@ -98,8 +96,8 @@ def deliver_otp(
 
     Two statements: the locked row with its context, then its outcome.
     """
-    with transaction(sessions) as session:
-        connection = session.connection()  # Core statements: no ORM layer on this path
+    # A connection, not an ORM session: every statement on this path is Core.
+    with database.begin() as connection:
         loaded = lock_delivery(connection, delivery_id)
         if loaded is None or loaded.delivery.status != PENDING:
             return DeliveryOutcome(OutcomeStatus.SKIPPED)

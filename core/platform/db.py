@@ -14,7 +14,12 @@ from core.platform.errors import ServiceUnavailable
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, prepared_statements: bool = True
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    prepared_statements: bool = True,
+    pre_ping: bool = True,
 ) -> Engine:
     """An engine for PostgreSQL (psycopg 3, pooled) or SQLite (dev mode).
 
@@ -22,6 +27,11 @@ def make_engine(
     from preparing statements on the server (``prepare_threshold=None``): needed behind
     PgBouncer older than 1.21 in transaction mode, where the next transaction may run on
     a server connection that never saw the ``PREPARE``.
+
+    ``pre_ping=False`` (``OTP_DATABASE_PRE_PING=off``) skips the ``SELECT 1`` round trip
+    with which the pool checks a connection before each use. A connection the server
+    dropped is then found by the statement that uses it: that request answers 503 (a
+    delivery or fan-out is retried) and the pool replaces every connection older than it.
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -43,7 +53,7 @@ def make_engine(
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
     )

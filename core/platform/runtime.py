@@ -42,6 +42,7 @@ class Runtime:
         return make_engine(
             self.settings.database_url,
             prepared_statements=self.settings.database_prepared_statements,
+            pre_ping=self.settings.database_pre_ping,
         )
 
     @cached_property

@@ -73,6 +73,8 @@ class Settings:
     broker_queue_type: QueueType = "classic"
     # off behind PgBouncer < 1.21 in transaction mode: psycopg prepares no statements.
     database_prepared_statements: bool = True
+    # on: every pooled connection is checked with a round trip before each use (db.py).
+    database_pre_ping: bool = True
     secret_key: bytes | None = None
     jwt_private_key: str | None = None
     jwt_algorithm: JwtAlgorithm = "ES256"
@@ -147,6 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "OTP_DATABASE_PREPARED_STATEMENTS", ("on", "off"), "on"
         )
         == "on",
+        database_pre_ping=reader.choice("OTP_DATABASE_PRE_PING", ("on", "off"), "on") == "on",
         secret_key=secret.encode() if secret else None,
         jwt_private_key=_read_key(reader.text("OTP_JWT_PRIVATE_KEY")),
         jwt_algorithm=reader.choice("OTP_JWT_ALGORITHM", ("ES256", "RS256", "EdDSA"), "ES256"),  # type: ignore[arg-type]

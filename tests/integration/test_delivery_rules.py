@@ -77,7 +77,7 @@ def issued(runtime: Runtime, committed_db: object) -> Iterator[tuple[str, str]]:
 
 def _deliver(runtime: Runtime, delivery_id: str, channel: Channel) -> DeliveryOutcome:
     return deliver_otp(
-        runtime.sessions,
+        runtime.engine,
         delivery_id,
         channel=channel,
         settings=runtime.settings,

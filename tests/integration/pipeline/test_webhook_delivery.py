@@ -219,7 +219,7 @@ def test_retry_after_sets_the_next_attempt_and_past_the_expiry_it_expires_the_de
     def attempt() -> str | int | None:
         """One delivery attempt through the service the actor calls."""
         outcome = deliver_otp(
-            runtime.sessions,
+            runtime.engine,
             delivery_id,
             channel=channel,
             settings=runtime.settings,
