@@ -8,7 +8,7 @@ or expires for that reason.
 
 The columns are read with SQLAlchemy Core into slotted records, not loaded as ORM
 objects: on the delivery path, ORM loading of five entities cost more CPU than the
-statement itself (bench/README.md, "What was tried").
+statement itself (bench/README.md, "The hot path: what was measured and tried").
 """
 
 from __future__ import annotations
