@@ -20,12 +20,10 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Select,
     String,
     and_,
-    any_,
     bindparam,
     case,
     func,
@@ -33,7 +31,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.delivery.targets import SenderTarget
@@ -227,7 +224,7 @@ class _OtpHistory:
     request_issued: bool  # this request already issued OTPs (a redelivered event)
 
 
-def _otp_history_query(of_users: ColumnElement[bool]) -> Select[str, int, int]:
+def _otp_history_query() -> Select[str, int, int]:
     """Per user: OTPs for the client since the window began, and OTPs of this request.
 
     Rows of other users with this request's OTPs count for the redelivery check only.
@@ -237,21 +234,12 @@ def _otp_history_query(of_users: ColumnElement[bool]) -> Select[str, int, int]:
     of_request = otp.request_id == bindparam("request_id")
     return (
         select(otp.user_id, func.count(case((in_window, 1))), func.count(case((of_request, 1))))
-        .where(or_(of_users, of_request))
+        .where(or_(otp.user_id.in_(bindparam("user_ids", expanding=True)), of_request))
         .group_by(otp.user_id)
     )
 
 
-# On PostgreSQL the user ids travel as one array parameter (``= ANY``), so the statement is
-# the same text for any number of users and needs no rendering per call: an expanding
-# ``IN`` cost 0.18 ms more client CPU per fan-out (bench/README.md). SQLite (``otp dev``)
-# has no arrays and keeps the ``IN`` list.
-_OTP_HISTORY = _otp_history_query(
-    OneTimePassword.user_id == any_(bindparam("user_ids", type_=postgresql.ARRAY(String)))
-)
-_OTP_HISTORY_PORTABLE = _otp_history_query(
-    OneTimePassword.user_id.in_(bindparam("user_ids", expanding=True))
-)
+_OTP_HISTORY = _otp_history_query()
 
 
 def _otp_history(
@@ -269,8 +257,7 @@ def _otp_history(
         "request_id": request_id,
         "user_ids": [user.id for user in users],
     }
-    query = _OTP_HISTORY if connection.dialect.name == "postgresql" else _OTP_HISTORY_PORTABLE
-    rows = connection.execute(query, parameters).all()
+    rows = connection.execute(_OTP_HISTORY, parameters).all()
     return _OtpHistory(
         recent={user_id: count for user_id, count, _ in rows},
         request_issued=any(issued for _, _, issued in rows),
