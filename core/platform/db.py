@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from core.platform.errors import ServiceUnavailable
+from core.platform.settings import PrePing
+
+# Under "idle", a connection back in the pool for less than this is taken as alive.
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN_AT = "otp_checked_in_at"
 
 
 def make_engine(
@@ -19,7 +26,8 @@ def make_engine(
     pool_size: int = 10,
     echo: bool = False,
     prepared_statements: bool = True,
-    pre_ping: bool = True,
+    pre_ping: PrePing = "idle",
+    ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
 ) -> Engine:
     """An engine for PostgreSQL (psycopg 3, pooled) or SQLite (dev mode).
 
@@ -28,10 +36,16 @@ def make_engine(
     PgBouncer older than 1.21 in transaction mode, where the next transaction may run on
     a server connection that never saw the ``PREPARE``.
 
-    ``pre_ping=False`` (``OTP_DATABASE_PRE_PING=off``) skips the ``SELECT 1`` round trip
-    with which the pool checks a connection before each use. A connection the server
-    dropped is then found by the statement that uses it: that request answers 503 (a
-    delivery or fan-out is retried) and the pool replaces every connection older than it.
+    ``pre_ping`` (``OTP_DATABASE_PRE_PING``) says when the pool checks a connection with a
+    ``SELECT 1`` round trip before lending it, so that one the server dropped (a restart,
+    a failover, an idle timeout) is replaced unseen: ``on`` before every use; ``idle``
+    only when it sat in the pool for ``ping_after_idle`` seconds or more; ``off`` never.
+    A dropped connection that is not checked is found by the statement that uses it: that
+    request answers 503 (a delivery or fan-out is retried) and the pool replaces every
+    connection older than it. Under load that happens once per outage whatever the
+    setting, since requests fail while the server is away; ``idle`` keeps the check for
+    the quiet periods in which nothing else would notice, and saves its round trip on
+    busy connections (bench/README.md, "The hot path").
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -47,16 +61,47 @@ def make_engine(
         connect_args["prepare_threshold"] = None
     # hide_parameters: a failed statement's error (and so its log line) never carries the
     # bound values, among them OTP nonces and password hashes.
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=pre_ping,
+        pool_pre_ping=pre_ping == "on",
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    if pre_ping == "idle":
+        _ping_after_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_after_idle(engine: Engine, seconds: float) -> None:
+    """Check a connection on checkout when it sat in the pool ``seconds`` or more.
+
+    The dialect's own ping; a failure makes the pool replace the connection (and every
+    older one) and check out a fresh one, as ``pool_pre_ping`` does.
+    """
+    dialect = engine.dialect
+
+    def checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    def checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection
+    ) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < seconds:
+            return  # just connected, or in use a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise InvalidatePoolError() from error
+            raise
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

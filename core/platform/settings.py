@@ -35,6 +35,8 @@ DEFAULT_BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
 JwtAlgorithm = Literal["ES256", "RS256", "EdDSA"]
 LogFormat = Literal["json", "text"]
 QueueType = Literal["classic", "quorum"]
+# OTP_DATABASE_PRE_PING: when the pool checks a connection with a round trip (db.py).
+PrePing = Literal["idle", "on", "off"]
 
 # OWASP's argon2id minimums: the memory (KiB) each iteration count needs at least.
 _OWASP_MIN_MEMORY_BY_TIME = {1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168}
@@ -73,8 +75,8 @@ class Settings:
     broker_queue_type: QueueType = "classic"
     # off behind PgBouncer < 1.21 in transaction mode: psycopg prepares no statements.
     database_prepared_statements: bool = True
-    # on: every pooled connection is checked with a round trip before each use (db.py).
-    database_pre_ping: bool = True
+    # When a pooled connection is checked with a round trip before use (db.py).
+    database_pre_ping: PrePing = "idle"
     secret_key: bytes | None = None
     jwt_private_key: str | None = None
     jwt_algorithm: JwtAlgorithm = "ES256"
@@ -149,7 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "OTP_DATABASE_PREPARED_STATEMENTS", ("on", "off"), "on"
         )
         == "on",
-        database_pre_ping=reader.choice("OTP_DATABASE_PRE_PING", ("on", "off"), "on") == "on",
+        database_pre_ping=reader.choice("OTP_DATABASE_PRE_PING", ("idle", "on", "off"), "idle"),  # type: ignore[arg-type]
         secret_key=secret.encode() if secret else None,
         jwt_private_key=_read_key(reader.text("OTP_JWT_PRIVATE_KEY")),
         jwt_algorithm=reader.choice("OTP_JWT_ALGORITHM", ("ES256", "RS256", "EdDSA"), "ES256"),  # type: ignore[arg-type]
