@@ -107,6 +107,10 @@ USER_SORT_KEYS = (
     "password_set_at",
 )
 Index("ix_users_buyer_id_id", User.buyer_id, User.id)
+# The exact TotalCount of a list that matches most of a buyer's users is an index-only scan
+# of every entry; on buyer_id alone the entries deduplicate into posting lists, a sixth of
+# the pages of (buyer_id, id): 59 ms instead of 99 ms for 1,000,000 users.
+Index("ix_users_buyer_id", User.buyer_id)
 for _key in USER_SORT_KEYS:
     Index(f"ix_users_buyer_id_{_key}", User.buyer_id, getattr(User, _key), User.id)
 USER_SEARCH_COLUMNS = ("id", "username", "email", "first_name", "last_name")
