@@ -32,19 +32,22 @@ class TokenAttempt:
 _INSERT = insert(AuthEvent)
 
 
+def auth_event_row(attempt: TokenAttempt, outcome: str, at: datetime) -> dict[str, object]:
+    """The ``auth_events`` row of ``attempt``; ``outcome`` is ``success`` or the contract's
+    ErrorCode of the refusal."""
+    return {
+        "at": at,
+        "user_id": attempt.user_id,
+        "client_id": attempt.client_id[:_ID_LIMIT] if attempt.client_id else None,
+        "grant_type": attempt.grant_type[:30],
+        "method": attempt.method,
+        "outcome": outcome[:40],
+        "ip": attempt.ip[:64] if attempt.ip else None,
+    }
+
+
 def record_auth_event(
     connection: Connection, attempt: TokenAttempt, outcome: str, at: datetime
 ) -> None:
-    """``outcome`` is ``success`` or the contract's ErrorCode of the refusal."""
-    connection.execute(
-        _INSERT,
-        {
-            "at": at,
-            "user_id": attempt.user_id,
-            "client_id": attempt.client_id[:_ID_LIMIT] if attempt.client_id else None,
-            "grant_type": attempt.grant_type[:30],
-            "method": attempt.method,
-            "outcome": outcome[:40],
-            "ip": attempt.ip[:64] if attempt.ip else None,
-        },
-    )
+    """Write the :func:`auth_event_row` of ``attempt``."""
+    connection.execute(_INSERT, auth_event_row(attempt, outcome, at))

@@ -21,6 +21,7 @@ from core.auth.audit import (
     SECRET,
     SUCCESS,
     TokenAttempt,
+    auth_event_row,
     record_auth_event,
 )
 from core.auth.authentication import (
@@ -32,12 +33,19 @@ from core.auth.authentication import (
     read_grant_facts,
 )
 from core.auth.lockout import is_locked, record_failed_attempt, record_successful_login
-from core.auth.otp_login import consume_otp, void_outstanding_otps
+from core.auth.otp_login import (
+    consume_otp,
+    sign_in_with_otp,
+    signs_in_in_one_statement,
+    void_outstanding_otps,
+)
 from core.auth.refresh_tokens import (
+    NewRefreshToken,
     RedeemedRefreshToken,
     end_family_of_replayed_token,
-    issue_refresh_token,
+    new_refresh_token,
     redeem_refresh_token,
+    store_refresh_token,
 )
 from core.auth.tokens import TokenKeys
 from core.identity.passwords import PasswordHasher
@@ -196,14 +204,26 @@ class TokenGrants:
         client: ClientRecord,
         candidate: str,
     ) -> IssuedToken | None:
-        """Consume the OTP and issue the token in one transaction; ``None`` if no OTP matched.
+        """Consume the OTP and issue the token atomically; ``None`` if no OTP matched.
 
-        Taking the user's row lock resets the failure counter at once; when no OTP matches,
-        or a refusal is raised after consuming, the transaction rolls back: the counter is
-        as it was and an inactive user's OTP is not burnt by being told so.
+        On PostgreSQL, when nothing refuses the user, that is one statement
+        (:func:`core.auth.otp_login.sign_in_with_otp`). Otherwise one transaction: taking the
+        user's row lock resets the failure counter at once; when no OTP matches, or a
+        refusal is raised after consuming, it rolls back: the counter is as it was and an
+        inactive user's OTP is not burnt by being told so.
         """
+        database = self._database()
+        if subject.refusal is None and signs_in_in_one_statement(database):
+            return self._sign_in_with_otp_in_one_statement(
+                database,
+                attempt=attempt,
+                now=now,
+                subject=subject,
+                client=client,
+                candidate=candidate,
+            )
         user = subject.user
-        with self._database().connect() as connection:
+        with database.connect() as connection:
             if not record_successful_login(connection, user.id, now):
                 raise LockedOut()
             otp_request_id = consume_otp(
@@ -222,6 +242,39 @@ class TokenGrants:
             issued = self._issue(connection, attempt, now, subject, client)
             connection.commit()
         return replace(issued, otp_request_id=otp_request_id)
+
+    def _sign_in_with_otp_in_one_statement(
+        self,
+        database: Engine,
+        *,
+        attempt: TokenAttempt,
+        now: datetime,
+        subject: LoginSubject,
+        client: ClientRecord,
+        candidate: str,
+    ) -> IssuedToken | None:
+        refresh = self._new_refresh_token(now, subject, client)
+        with database.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            otp_request_id = sign_in_with_otp(
+                connection,
+                self._secret_key,
+                user_id=subject.user.id,
+                client_id=client.id,
+                candidate=candidate,
+                now=now,
+                auth_event=auth_event_row(attempt, SUCCESS, now),
+                refresh_token=None if refresh is None else refresh.row,
+            )
+        if otp_request_id is None:
+            return None
+        access_token, expires_in = self._access_token(now, subject, client)
+        return IssuedToken(
+            access_token,
+            expires_in,
+            None if refresh is None else refresh.token,
+            otp_request_id=otp_request_id,
+        )
 
     def _sign_in_with_password(
         self,
@@ -356,6 +409,17 @@ class TokenGrants:
         family_id: str | None = None,
     ) -> IssuedToken:
         """Sign the access token, store a refresh token if the client allows, audit success."""
+        access_token, expires_in = self._access_token(now, subject, client)
+        refresh = self._new_refresh_token(now, subject, client, family_id) if with_refresh else None
+        if refresh is not None:
+            store_refresh_token(connection, refresh)
+        record_auth_event(connection, attempt, SUCCESS, now)
+        return IssuedToken(access_token, expires_in, None if refresh is None else refresh.token)
+
+    def _access_token(
+        self, now: datetime, subject: LoginSubject, client: ClientRecord
+    ) -> tuple[str, int]:
+        """The signed access token and its lifetime in seconds."""
         minutes = client.access_token_duration or DEFAULT_ACCESS_TOKEN_MINUTES
         access_token = self._keys.issue_access_token(
             username=subject.user.username,
@@ -368,20 +432,27 @@ class TokenGrants:
             now=now,
             lifetime=timedelta(minutes=minutes),
         )
-        refresh_token = None
-        if with_refresh and client.refresh_token_duration > 0:
-            refresh_token = issue_refresh_token(
-                connection,
-                self._secret_key,
-                user_id=subject.user.id,
-                client_id=client.id,
-                roles=subject.roles,
-                now=now,
-                lifetime=timedelta(minutes=client.refresh_token_duration),
-                family_id=family_id,
-            )
-        record_auth_event(connection, attempt, SUCCESS, now)
-        return IssuedToken(access_token, minutes * 60, refresh_token)
+        return access_token, minutes * 60
+
+    def _new_refresh_token(
+        self,
+        now: datetime,
+        subject: LoginSubject,
+        client: ClientRecord,
+        family_id: str | None = None,
+    ) -> NewRefreshToken | None:
+        """A refresh token to store, when the client gives them out."""
+        if client.refresh_token_duration <= 0:
+            return None
+        return new_refresh_token(
+            self._secret_key,
+            user_id=subject.user.id,
+            client_id=client.id,
+            roles=subject.roles,
+            now=now,
+            lifetime=timedelta(minutes=client.refresh_token_duration),
+            family_id=family_id,
+        )
 
     def _read(self, client_id: str | None, *, username: str | None = None) -> GrantFacts:
         """The client (and the user named ``username``), read outside any transaction."""

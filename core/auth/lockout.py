@@ -95,7 +95,7 @@ class FailedAttempt:
 # (plus the policy's numbers when counting a failure).
 _NOW = bindparam("now", type_=UTCDateTime())
 _SUBJECT = User.id == bindparam("subject_id")
-_UNLOCKED = and_(  # a lapsed timed lock counts as unlocked
+UNLOCKED = and_(  # a lapsed timed lock counts as unlocked
     User.locked.is_(False), or_(User.locked_until.is_(None), User.locked_until <= _NOW)
 )
 
@@ -115,7 +115,7 @@ def _count_failure_statement(*, lock_indefinitely: bool) -> Any:
         values[User.locked_until] = case((reaches_limit, until), else_=null())
     return (
         update(User)
-        .where(_SUBJECT, _UNLOCKED)
+        .where(_SUBJECT, UNLOCKED)
         .values(values)
         .returning(User.failed_login_attempts, User.locked, User.locked_until)
     )
@@ -123,12 +123,13 @@ def _count_failure_statement(*, lock_indefinitely: bool) -> Any:
 
 _COUNT_FAILURE_TIMED = _count_failure_statement(lock_indefinitely=False)
 _COUNT_FAILURE_INDEFINITE = _count_failure_statement(lock_indefinitely=True)
-_RESET = (
-    update(User)
-    .where(_SUBJECT, _UNLOCKED)
-    .values(failed_login_attempts=0, locked_until=None, last_login_at=_NOW)
-    .returning(User.id)
-)
+# What a successful sign-in writes to the user's row (bound: ``now``).
+SIGNED_IN: dict[str, Any] = {
+    "failed_login_attempts": 0,
+    "locked_until": None,
+    "last_login_at": _NOW,
+}
+_RESET = update(User).where(_SUBJECT, UNLOCKED).values(SIGNED_IN).returning(User.id)
 
 
 def record_failed_attempt(

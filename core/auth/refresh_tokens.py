@@ -68,8 +68,15 @@ def refresh_token_hash(secret_key: bytes, token: str) -> bytes:
     return hmac.new(secret_key, _LABEL + token.encode(), hashlib.sha256).digest()
 
 
-def issue_refresh_token(
-    connection: Connection,
+@dataclass(frozen=True)
+class NewRefreshToken:
+    """A refresh token about to be stored: the token for the client, the row for the table."""
+
+    token: str
+    row: dict[str, object]
+
+
+def new_refresh_token(
     secret_key: bytes,
     *,
     user_id: str,
@@ -78,25 +85,26 @@ def issue_refresh_token(
     now: datetime,
     lifetime: timedelta,
     family_id: str | None = None,
-) -> str:
-    """A new random token (of ``family_id``, or the first of a new family); only its keyed
-    hash is stored."""
+) -> NewRefreshToken:
+    """A new random token (of ``family_id``, or the first of a new family) and the row that
+    stores only its keyed hash."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     token_id = new_uuid()
-    connection.execute(
-        _INSERT,
-        {
-            "id": token_id,
-            "family_id": family_id or token_id,
-            "token_hash": refresh_token_hash(secret_key, token),
-            "user_id": user_id,
-            "client_id": client_id,
-            "roles": roles,
-            "created_at": now,
-            "expires_at": now + lifetime,
-        },
-    )
-    return token
+    row: dict[str, object] = {
+        "id": token_id,
+        "family_id": family_id or token_id,
+        "token_hash": refresh_token_hash(secret_key, token),
+        "user_id": user_id,
+        "client_id": client_id,
+        "roles": roles,
+        "created_at": now,
+        "expires_at": now + lifetime,
+    }
+    return NewRefreshToken(token, row)
+
+
+def store_refresh_token(connection: Connection, issued: NewRefreshToken) -> None:
+    connection.execute(_INSERT, issued.row)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ from datetime import timedelta
 import httpx
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from core.auth import otp_login
 from core.models import OneTimePassword
+from core.platform.runtime import Runtime
 from core.platform.settings import Settings
 from tests.doubles import FrozenClock
 from tests.factories import make_client, make_otp
@@ -24,6 +26,46 @@ from tests.integration.token.conftest import (
 )
 
 INVALID = "Auth.InvalidUsernameOrPassword"
+ONE_STATEMENT = "one statement"
+TRANSACTION = "transaction"
+
+
+@pytest.fixture(autouse=True, params=[ONE_STATEMENT, TRANSACTION])
+def otp_sign_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both ways an OTP sign-in is written: PostgreSQL's one
+    statement, and the transaction that SQLite (otp dev) and refused users take."""
+    if request.param == TRANSACTION:
+        monkeypatch.setattr(otp_login, "ONE_STATEMENT_DIALECTS", frozenset())
+    return str(request.param)
+
+
+def test_an_otp_grant_writes_in_one_statement_on_postgresql(
+    data: Session,
+    token_client: FlaskClient,
+    token_runtime: Runtime,
+    otp_sign_in: str,
+) -> None:
+    shop = make_shop(data)
+    now = token_runtime.clock.now()
+    _, code = make_otp(data, shop.user, shop.client, token_runtime.settings, now=now)
+    data.commit()
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]).split(None, 1)[0].upper())
+
+    event.listen(token_runtime.engine, "before_cursor_execute", seen)
+    try:
+        assert post_token(token_client, password_form(shop, code)).status_code == 200
+    finally:
+        event.remove(token_runtime.engine, "before_cursor_execute", seen)
+
+    # the grant's facts, then the writes: one WITH statement, or a transaction of three
+    if otp_sign_in == ONE_STATEMENT:
+        assert statements == ["SELECT", "WITH"]
+    else:
+        assert statements == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+    assert auth_outcomes(data, shop.user) == ["success"]
 
 
 def _used_at(session: Session, otp: OneTimePassword) -> object:
@@ -60,6 +102,8 @@ def test_twenty_concurrent_requests_with_one_otp_get_exactly_one_token(
 
     assert statuses == {200: 1, 400: 19}
     assert Counter(auth_outcomes(data, shop.user)) == {"success": 1, INVALID: 19}
+    # Every loser is counted after the winner reset the counter: none is lost to it.
+    assert fresh_user(data, shop.user).failed_login_attempts == 19
 
 
 def test_an_otp_fails_after_it_expires(
