@@ -1,4 +1,4 @@
-"""``python -m bench [intake|e2e|token|scale|memory|lists ...]``: run benchmarks, write reports.
+"""``python -m bench [intake|e2e|token|scale|memory|lists|levers ...]``: run benchmarks, write reports.
 
 With no names every benchmark runs (scale last: it seeds and drops two databases of its
 own, one of 1,000,000 users). Reports go to
@@ -22,6 +22,7 @@ from bench.report import Report
 from bench.scenarios.common import Context
 from bench.scenarios.e2e import run_e2e
 from bench.scenarios.intake import run_intake
+from bench.scenarios.levers import run_levers
 from bench.scenarios.lists import run_lists
 from bench.scenarios.memory import run_memory
 from bench.scenarios.receiver import measure_receiver
@@ -36,8 +37,9 @@ ORDER: dict[str, Scenario] = {
     "memory": run_memory,
     "scale": run_scale,
     "lists": run_lists,
+    "levers": run_levers,
 }
-LOAD_DRIVEN = frozenset(ORDER) - {"lists"}
+LOAD_DRIVEN = frozenset(ORDER) - {"lists", "levers"}
 
 
 def main(argv: list[str] | None = None) -> int:

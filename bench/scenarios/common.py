@@ -16,7 +16,7 @@ from bench import seed
 from bench.load import Load, LoadResult
 from bench.pipeline import PIPELINE_QUEUES
 from bench.procstat import EXITED_CHILDREN, Sampler, named, tree
-from bench.report import Figure, Usage
+from bench.report import Figure, Goal, Usage
 from bench.stack import Stack, Started, free_port, otp, python
 from core.messaging.routes import ALL_QUEUES
 
@@ -330,6 +330,16 @@ def service_cpu_ms_per_operation(work: Work) -> float | None:
     return cpu_ms_per_operation(
         work, [name for name in work.usage.groups if name not in NOT_THE_SERVICE]
     )
+
+
+def cpu_ratio_goal(
+    text: str, product_ms: float | None, ceiling_ms: float | None, limit: float
+) -> Goal:
+    """Met when ``product_ms`` is at most ``limit`` times ``ceiling_ms`` (same run)."""
+    if product_ms is None or not ceiling_ms:
+        return Goal(text, None, "no CPU per operation measured")
+    ratio = product_ms / ceiling_ms
+    return Goal(text, ratio <= limit, f"{ratio:.2f}x ({product_ms:.2f} vs {ceiling_ms:.2f} ms)")
 
 
 def cpu_bound_figures(

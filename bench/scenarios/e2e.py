@@ -27,9 +27,12 @@ from bench.scenarios.common import (
     Context,
     Work,
     cpu_bound_figures,
+    cpu_ms_per_operation,
     cpu_per_operation_figures,
+    cpu_ratio_goal,
     percentile,
     seconds,
+    service_cpu_ms_per_operation,
 )
 from bench.scenarios.intake import OTP_PATH
 from bench.seed import username
@@ -39,6 +42,10 @@ REQUESTS = 10_000
 LATENCY_RATE = 100.0
 DELIVERED_GOAL = 300.0
 P99_GOAL_MS = 100.0
+# Against the no-op pipeline measured in the same run:
+DELIVERED_SHARE_GOAL = 0.60  # OTPs delivered/s over its messages delivered/s
+SERVICE_CPU_RATIO_GOAL = 1.6  # service CPU per OTP delivered over its per message
+WORKER_CPU_RATIO_GOAL = 1.8  # worker CPU per OTP delivered over its worker's per message
 
 
 @dataclass
@@ -335,6 +342,25 @@ def run_e2e(ctx: Context, command: str) -> Report:
             f"p99 {p99:.1f} ms, {lat.delivered:,}/{lat.sent:,} delivered"
             if p99 is not None
             else f"no webhook arrived ({lat.delivered}/{lat.sent})",
+        ),
+        Goal(
+            "OTPs delivered/s ≥ 60% of the no-op pipeline's messages delivered/s",
+            product.rate / ceiling.rate >= DELIVERED_SHARE_GOAL if ceiling.rate else None,
+            f"{product.rate / ceiling.rate:.0%} ({product.rate:,.0f} vs {ceiling.rate:,.0f} msg/s)"
+            if ceiling.rate
+            else "the pipeline delivered nothing",
+        ),
+        cpu_ratio_goal(
+            "service CPU per OTP delivered ≤ 1.6x the pipeline's per message",
+            service_cpu_ms_per_operation(delivered[0]),
+            service_cpu_ms_per_operation(delivered[1]),
+            SERVICE_CPU_RATIO_GOAL,
+        ),
+        cpu_ratio_goal(
+            "worker CPU per OTP delivered ≤ 1.8x the pipeline worker's per message",
+            cpu_ms_per_operation(delivered[0], ("worker",)),
+            cpu_ms_per_operation(delivered[1], ("worker",)),
+            WORKER_CPU_RATIO_GOAL,
         ),
     ]
     report.usage += [product.usage, ceiling.usage]
