@@ -1,4 +1,4 @@
-"""``python -m bench [intake|e2e|token|scale|memory|lists|levers ...]``: run benchmarks, write reports.
+"""``python -m bench [intake|e2e|token|scale|memory|lists|levers ...]``: run benchmarks.
 
 With no names every benchmark runs (scale last: it seeds and drops two databases of its
 own, one of 1,000,000 users). Reports go to
