@@ -253,6 +253,9 @@ class TokenGrants:
         client: ClientRecord,
         candidate: str,
     ) -> IssuedToken | None:
+        # Signed first: once the statement committed, nothing may fail and leave the OTP
+        # used without a token.
+        access_token, expires_in = self._access_token(now, subject, client)
         refresh = self._new_refresh_token(now, subject, client)
         with database.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -268,7 +271,6 @@ class TokenGrants:
             )
         if otp_request_id is None:
             return None
-        access_token, expires_in = self._access_token(now, subject, client)
         return IssuedToken(
             access_token,
             expires_in,

@@ -86,26 +86,56 @@ def _insert_one_when(
     return insert(model).from_select([column.name for column in columns], row.where(condition))
 
 
+# The typed OTP's own row: every condition is on the row updated, so PostgreSQL rechecks
+# all of them when the row changed while the statement waited for the user's lock.
+_HIT = (
+    update(OneTimePassword)
+    .where(
+        OneTimePassword.lookup_hash == _DIGEST,
+        OneTimePassword.user_id == _SUBJECT,
+        OneTimePassword.client_id == _CLIENT,
+        OneTimePassword.used_at.is_(None),
+        OneTimePassword.expires_at > _NOW,
+    )
+    .values(used_at=_NOW)
+    .returning(OneTimePassword.id, OneTimePassword.request_id)
+)
+
+
 def _one_statement_sign_in(*, with_refresh_token: bool) -> Select[Any]:
-    """Lock the user's row (unless locked out), consume, and only when the OTP matched:
-    reset the counter, audit the success, store the refresh token; the matching OTP's
-    ``request_id``. The user's row is locked before any OTP row, as everywhere else; a
-    concurrent use of the same OTP waits for that lock, then finds the rows used (the
-    UPDATE rechecks them) and changes nothing."""
+    """Lock the user's row (unless locked out), consume the typed OTP, and only when it
+    matched: use up the user's other OTPs for the client, reset the counter, audit the
+    success, store the refresh token; the matching OTP's ``request_id``.
+
+    The user's row is locked before any OTP row, as everywhere else. A concurrent use of
+    the same OTP waits for that lock, then finds the row used (the UPDATE rechecks it) and
+    changes nothing. OTPs issued after the statement began are not among the others.
+    """
     user_row = select(User.id).where(User.id == _SUBJECT, UNLOCKED).with_for_update()
     locked = user_row.cte("locked_user")
-    consumed = _CONSUME.where(exists(select(locked.c.id))).cte("consumed")
-    winner = select(consumed.c.request_id).where(consumed.c.matched).limit(1).cte("winner")
-    signed_in = exists(select(winner.c.request_id))
+    hit = _HIT.where(exists(select(locked.c.id))).cte("matched_otp")
+    signed_in = exists(select(hit.c.id))
+    others = (
+        update(OneTimePassword)
+        .where(
+            OneTimePassword.user_id == _SUBJECT,
+            OneTimePassword.client_id == _CLIENT,
+            OneTimePassword.used_at.is_(None),
+            OneTimePassword.id.not_in(select(hit.c.id)),
+            signed_in,
+        )
+        .values(used_at=_NOW)
+        .returning(OneTimePassword.id)
+    ).cte("other_otps")
     reset = (
         update(User).where(User.id == _SUBJECT, signed_in).values(SIGNED_IN).returning(User.id)
     ).cte("reset_counter")
     audit = _insert_one_when(signed_in, AuthEvent, "event_", leave_out=("id",))
-    writes = [reset, audit.returning(AuthEvent.id).cte("audit")]
+    writes = [others, reset, audit.returning(AuthEvent.id).cte("audit")]
     if with_refresh_token:
         stored = _insert_one_when(signed_in, RefreshToken, "refresh_", leave_out=("used_at",))
         writes.append(stored.returning(RefreshToken.id).cte("refresh_token"))
-    return select(winner.c.request_id).add_cte(*writes)
+    return select(hit.c.request_id).limit(1).add_cte(*writes)
 
 
 _SIGN_IN = _one_statement_sign_in(with_refresh_token=False)

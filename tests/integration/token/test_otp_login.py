@@ -276,3 +276,19 @@ def test_under_timed_locks_an_outstanding_otp_never_gets_more_than_the_allowed_g
     assert _used_at(data, otp) is not None
     clock.advance(61)  # the lock lapses; the counter starts again from zero
     assert error_code(post_token(token_client, password_form(shop, code))) == INVALID
+
+
+def test_an_otp_sign_in_on_a_client_with_refresh_tokens_stores_one_that_works(
+    data: Session, token_client: FlaskClient, token_settings: Settings, clock: FrozenClock
+) -> None:
+    shop = make_shop(data, refresh_token_duration=60)
+    _, code = make_otp(data, shop.user, shop.client, token_settings, now=clock.now())
+    data.commit()
+
+    signed_in = post_token(token_client, password_form(shop, code))
+    assert signed_in.status_code == 200
+    form = {"grant_type": "refresh_token", "client_id": shop.client.id}
+    refreshed = post_token(token_client, form | {"refresh_token": signed_in.json["refresh_token"]})
+
+    assert refreshed.status_code == 200, refreshed.json
+    assert auth_outcomes(data, shop.user) == ["success", "success"]
