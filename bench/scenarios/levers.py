@@ -128,20 +128,26 @@ def _engine_backend(engine: Engine) -> int:
         return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
+def _pending_outcome(delivery_id: str, at: datetime) -> dict[str, Any]:
+    """The outcome UPDATE's parameters, leaving the row pending and unattempted: the same
+    rows serve every round."""
+    return {
+        "delivery_id": delivery_id,
+        "status": "pending",
+        "attempts": 0,
+        "last_error": None,
+        "last_status_code": None,
+        "updated_at": at,
+    }
+
+
 def delivery_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
     """The delivery's transaction without its HTTP attempt: the locked row with its
     context, then the outcome UPDATE (left pending, so the rows serve every round)."""
     now = datetime.now(UTC)
 
     def outcome(index: int) -> dict[str, Any]:
-        return {
-            "delivery_id": delivery_ids[index],
-            "status": "pending",
-            "attempts": 0,
-            "last_error": None,
-            "last_status_code": None,
-            "updated_at": now,
-        }
+        return _pending_outcome(delivery_ids[index], now)
 
     def with_sqlalchemy(index: int) -> None:
         with engine.begin() as connection:
@@ -190,14 +196,7 @@ def lease_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
     save_sql = _sql(_SAVE_OUTCOME.compile(dialect=engine.dialect, column_keys=_SAVE_COLUMNS))
 
     def outcome(index: int, at: datetime) -> dict[str, Any]:
-        return {
-            "delivery_id": delivery_ids[index],
-            "status": "pending",
-            "attempts": 0,
-            "last_error": None,
-            "last_status_code": None,
-            "updated_at": at,
-        }
+        return _pending_outcome(delivery_ids[index], at)
 
     with _raw_connection(url) as raw, psycopg.connect(_libpq(url), autocommit=True) as leased:
 
