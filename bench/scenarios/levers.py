@@ -11,12 +11,12 @@ hot path").
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,6 @@ import httpx
 import psycopg
 import urllib3
 from sqlalchemy import Engine, bindparam, select, update
-from sqlalchemy.engine import Compiled
 
 from bench import seed
 from bench.pipeline import webhook_sized_body
@@ -42,6 +41,10 @@ from core.models import Delivery
 from core.otp.codes import lookup_hash
 from core.platform.runtime import Runtime
 from core.platform.settings import load_settings
+
+# A psycopg connection to the levers database, in autocommit (``Stack.connect``); the
+# transaction pairs open their transactions explicitly, as the product's do.
+Connect = Callable[[], "psycopg.Connection[Any]"]
 
 ROUNDS = 6
 OPERATIONS = 1000  # per side and round
@@ -109,18 +112,11 @@ def _paired(
     )
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _sql(compiled: Compiled) -> str:
-    return str(compiled)
-
-
-@contextmanager
-def _raw_connection(url: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(_libpq(url)) as connection:
-        yield connection
+def _delivery_sql(engine: Engine) -> tuple[str, str]:
+    """The delivery's lock (with its context) and outcome UPDATE, as the product's engine
+    compiles them for psycopg."""
+    save = _SAVE_OUTCOME.compile(dialect=engine.dialect, column_keys=_SAVE_COLUMNS)
+    return str(_WITH_CONTEXT.compile(dialect=engine.dialect)), str(save)
 
 
 def _engine_backend(engine: Engine) -> int:
@@ -141,7 +137,7 @@ def _pending_outcome(delivery_id: str, at: datetime) -> dict[str, Any]:
     }
 
 
-def delivery_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
+def delivery_pair(engine: Engine, connect: Connect, delivery_ids: list[str]) -> Pair:
     """The delivery's transaction without its HTTP attempt: the locked row with its
     context, then the outcome UPDATE (left pending, so the rows serve every round)."""
     now = datetime.now(UTC)
@@ -154,9 +150,8 @@ def delivery_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
             lock_delivery(connection, delivery_ids[index])
             connection.execute(_SAVE_OUTCOME, outcome(index))
 
-    lock_sql = _sql(_WITH_CONTEXT.compile(dialect=engine.dialect))
-    save_sql = _sql(_SAVE_OUTCOME.compile(dialect=engine.dialect, column_keys=_SAVE_COLUMNS))
-    with _raw_connection(url) as raw:
+    lock_sql, save_sql = _delivery_sql(engine)
+    with connect() as raw:
 
         def with_psycopg(index: int) -> None:
             with raw.transaction():
@@ -171,7 +166,7 @@ def delivery_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
         )
 
 
-def lease_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
+def lease_pair(engine: Engine, connect: Connect, delivery_ids: list[str]) -> Pair:
     """The delivery's claim: a row lock held across the attempt (a transaction of four
     round trips) against a lease taken by a conditional UPDATE in a CTE with the context,
     then the outcome UPDATE, each its own transaction (two round trips). Both on psycopg
@@ -190,15 +185,14 @@ def lease_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
     )
     claim = _WITH_CONTEXT.where(Delivery.id.in_(select(lease.c.id))).add_cte(lease)
     claim._for_update_arg = None  # the lease replaces the row lock
-    lock_sql = _sql(_WITH_CONTEXT.compile(dialect=engine.dialect))
+    lock_sql, save_sql = _delivery_sql(engine)
     claim_compiled = claim.compile(dialect=engine.dialect)
-    claim_sql = _sql(claim_compiled)
-    save_sql = _sql(_SAVE_OUTCOME.compile(dialect=engine.dialect, column_keys=_SAVE_COLUMNS))
+    claim_sql = str(claim_compiled)
 
     def outcome(index: int, at: datetime) -> dict[str, Any]:
         return _pending_outcome(delivery_ids[index], at)
 
-    with _raw_connection(url) as raw, psycopg.connect(_libpq(url), autocommit=True) as leased:
+    with connect() as raw, connect() as leased:
 
         def row_lock(index: int) -> None:
             with raw.transaction():
@@ -227,7 +221,7 @@ def lease_pair(engine: Engine, url: str, delivery_ids: list[str]) -> Pair:
 
 
 def grant_pair(
-    engine: Engine, url: str, client_id: str, credentials: list[tuple[str, str]]
+    engine: Engine, connect: Connect, client_id: str, credentials: list[tuple[str, str]]
 ) -> Pair:
     """An OTP grant's two statements: the grant's facts, then the one-statement sign-in."""
     now = datetime.now(UTC)
@@ -267,8 +261,8 @@ def grant_pair(
 
     read = _BY_USERNAME.compile(dialect=engine.dialect)
     sign_in = _SIGN_IN.compile(dialect=engine.dialect)
-    read_sql, sign_in_sql = _sql(read), _sql(sign_in)
-    with psycopg.connect(_libpq(url), autocommit=True) as raw:
+    read_sql, sign_in_sql = str(read), str(sign_in)
+    with connect() as raw:
 
         def with_psycopg(index: int) -> None:
             username, code = credentials[index]
@@ -407,13 +401,14 @@ def run_levers(ctx: Context, command: str) -> Report:
         connection.execute("VACUUM ANALYZE")
     delivered_users = {seed.username(n) for n in numbers[:operations]}
     engine = runtime.engine
+    connect = functools.partial(ctx.stack.connect, population.database_url)
     try:
         pairs = [
-            delivery_pair(engine, population.database_url, delivery_ids),
-            lease_pair(engine, population.database_url, delivery_ids),
+            delivery_pair(engine, connect, delivery_ids),
+            lease_pair(engine, connect, delivery_ids),
             grant_pair(
                 engine,
-                population.database_url,
+                connect,
                 ctx.client_id,
                 [pair for pair in credentials if pair[0] not in delivered_users],
             ),

@@ -147,6 +147,14 @@ _VOID = (
 )
 
 
+def _attempt(
+    secret_key: bytes, *, user_id: str, client_id: str, candidate: str
+) -> dict[str, object]:
+    """The parameters that name the typed OTP: its keyed lookup hash, the user, the client."""
+    digest = lookup_hash(secret_key, user_id=user_id, client_id=client_id, code=candidate)
+    return {"digest": digest, "subject_id": user_id, "for_client": client_id}
+
+
 def consume_otp(
     connection: Connection,
     secret_key: bytes,
@@ -159,10 +167,8 @@ def consume_otp(
     """When ``candidate`` matches an unused, unexpired OTP, mark it and the user's other
     outstanding OTPs for the client used; the ``request_id`` of the OTP request that issued
     the matching one (the flow's correlation id), else ``None`` and nothing changed."""
-    digest = lookup_hash(secret_key, user_id=user_id, client_id=client_id, code=candidate)
-    rows = connection.execute(
-        _CONSUME, {"digest": digest, "subject_id": user_id, "for_client": client_id, "now": now}
-    ).all()
+    parameters = _attempt(secret_key, user_id=user_id, client_id=client_id, candidate=candidate)
+    rows = connection.execute(_CONSUME, {**parameters, "now": now}).all()
     return next((str(request_id) for request_id, matched in rows if matched), None)
 
 
@@ -189,11 +195,8 @@ def sign_in_with_otp(
     make them); the ``request_id`` of the OTP request that issued it, else ``None`` and
     nothing changed. ``connection`` should be in autocommit: the statement is its own
     transaction."""
-    digest = lookup_hash(secret_key, user_id=user_id, client_id=client_id, code=candidate)
     parameters: dict[str, object] = {
-        "digest": digest,
-        "subject_id": user_id,
-        "for_client": client_id,
+        **_attempt(secret_key, user_id=user_id, client_id=client_id, candidate=candidate),
         "now": now,
     }
     parameters.update({f"event_{name}": value for name, value in auth_event.items()})
